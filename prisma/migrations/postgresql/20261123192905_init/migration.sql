@@ -1,0 +1,121 @@
+-- CreateTable
+CREATE TABLE "Job" (
+    "id" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "origin" TEXT NOT NULL DEFAULT 'trpc',
+    "parentId" TEXT,
+    "params" TEXT NOT NULL,
+    "result" TEXT,
+    "config" TEXT,
+    "mediaFileId" TEXT,
+    "language" TEXT,
+    "enginesRequested" INTEGER NOT NULL DEFAULT 1,
+    "userId" TEXT,
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "maxAttempts" INTEGER NOT NULL DEFAULT 3,
+    "lastError" TEXT,
+    "failureReason" TEXT,
+    "leaseOwner" TEXT,
+    "leaseExpiresAt" TIMESTAMP(3),
+    "progress" DOUBLE PRECISION NOT NULL DEFAULT 0,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "startedAt" TIMESTAMP(3),
+    "finishedAt" TIMESTAMP(3),
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Job_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "MediaFile" (
+    "id" TEXT NOT NULL,
+    "blobKey" TEXT NOT NULL,
+    "sha256" TEXT NOT NULL,
+    "originalName" TEXT NOT NULL,
+    "contentType" TEXT,
+    "sizeBytes" BIGINT NOT NULL,
+    "durationS" DOUBLE PRECISION,
+    "format" TEXT,
+    "sampleRateHz" INTEGER,
+    "channels" INTEGER,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "MediaFile_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Transcript" (
+    "id" TEXT NOT NULL,
+    "jobId" TEXT NOT NULL,
+    "language" TEXT NOT NULL,
+    "engine" TEXT NOT NULL,
+    "text" TEXT NOT NULL,
+    "durationS" DOUBLE PRECISION NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Transcript_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "TranscriptSegment" (
+    "id" SERIAL NOT NULL,
+    "transcriptId" TEXT NOT NULL,
+    "index" INTEGER NOT NULL,
+    "startS" DOUBLE PRECISION NOT NULL,
+    "endS" DOUBLE PRECISION NOT NULL,
+    "text" TEXT NOT NULL,
+    "words" TEXT NOT NULL,
+
+    CONSTRAINT "TranscriptSegment_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "JobLog" (
+    "id" SERIAL NOT NULL,
+    "jobId" TEXT NOT NULL,
+    "at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "level" TEXT NOT NULL,
+    "message" TEXT NOT NULL,
+
+    CONSTRAINT "JobLog_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE INDEX "Job_status_createdAt_idx" ON "Job"("status", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "Job_parentId_status_idx" ON "Job"("parentId", "status");
+
+-- CreateIndex
+CREATE INDEX "Job_createdAt_idx" ON "Job"("createdAt");
+
+-- CreateIndex
+CREATE INDEX "Job_leaseExpiresAt_idx" ON "Job"("leaseExpiresAt");
+
+-- CreateIndex
+CREATE INDEX "MediaFile_sha256_idx" ON "MediaFile"("sha256");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Transcript_jobId_key" ON "Transcript"("jobId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "TranscriptSegment_transcriptId_index_key" ON "TranscriptSegment"("transcriptId", "index");
+
+-- CreateIndex
+CREATE INDEX "JobLog_jobId_id_idx" ON "JobLog"("jobId", "id");
+
+-- AddForeignKey
+ALTER TABLE "Job" ADD CONSTRAINT "Job_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Job"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Job" ADD CONSTRAINT "Job_mediaFileId_fkey" FOREIGN KEY ("mediaFileId") REFERENCES "MediaFile"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Transcript" ADD CONSTRAINT "Transcript_jobId_fkey" FOREIGN KEY ("jobId") REFERENCES "Job"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "TranscriptSegment" ADD CONSTRAINT "TranscriptSegment_transcriptId_fkey" FOREIGN KEY ("transcriptId") REFERENCES "Transcript"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "JobLog" ADD CONSTRAINT "JobLog_jobId_fkey" FOREIGN KEY ("jobId") REFERENCES "Job"("id") ON DELETE CASCADE ON UPDATE CASCADE;

@@ -1,0 +1,51 @@
+import type { IncomingMessage } from "node:http";
+import type { AppConfig } from "../../env";
+import type { JobStatus } from "../../jobs/job-status";
+import { bearerToken } from "../../http/auth";
+import type { JobView } from "../../services/job-views";
+
+/**
+ * The /v2 API serves two client families with one status vocabulary, the vendor's
+ * (running, done, rejected, deleted), in two spellings: uppercase for clients written
+ * against the batch worker spec (which shows "RUNNING", "DONE"), lowercase for clients of
+ * the vendor's SaaS batch API. Those always authenticate with a bearer token, so "auto"
+ * picks lowercase exactly when an Authorization header is present. V2_STATUS_STYLE pins one.
+ */
+export type StatusStyle = "upper" | "lower";
+
+export function statusStyleOf(req: IncomingMessage, config: Pick<AppConfig, "v2StatusStyle">): StatusStyle {
+  if (config.v2StatusStyle !== "auto") return config.v2StatusStyle;
+  return bearerToken(req) ? "lower" : "upper";
+}
+
+const VENDOR_STATUS: Record<JobStatus, string> = {
+  // The worker starts v2 jobs at once; jobs queued by other APIs read as running, as the
+  // vendor API has no queued state.
+  QUEUED: "running",
+  RUNNING: "running",
+  DONE: "done",
+  FAILED: "rejected",
+  CANCELLED: "deleted",
+};
+
+export function v2Status(status: JobStatus, style: StatusStyle): string {
+  const word = VENDOR_STATUS[status];
+  return style === "upper" ? word.toUpperCase() : word;
+}
+
+/** A job in the shape of GET /v2/jobs entries. */
+export function toV2Job(job: JobView, style: StatusStyle): Record<string, unknown> {
+  const durationS = job.media?.durationS;
+  return {
+    id: job.id,
+    created_at: job.createdAt.toISOString(),
+    data_name: job.media?.originalName ?? "",
+    text_name: null,
+    ...(durationS != null ? { duration: Math.round(durationS) } : {}),
+    status: v2Status(job.status, style),
+    config: job.config ?? { type: "transcription", transcription_config: { language: job.language ?? "en" } },
+    ...(job.failureReason && job.status === "FAILED"
+      ? { errors: [{ timestamp: (job.finishedAt ?? job.createdAt).toISOString(), message: job.failureReason }], failure_reason: job.failureReason }
+      : {}),
+  };
+}

@@ -1,0 +1,49 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import type { App } from "../../app";
+import { AppError, describeError, type AppErrorCode } from "../../errors";
+
+/** Per-request context: the application; the caller is authenticated before tRPC runs. */
+export type TrpcContext = { app: App };
+
+const TRPC_CODE: Record<AppErrorCode, TRPCError["code"]> = {
+  BAD_REQUEST: "BAD_REQUEST",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  UNSUPPORTED_MEDIA: "UNSUPPORTED_MEDIA_TYPE",
+  BUSY: "SERVICE_UNAVAILABLE",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  TIMEOUT: "TIMEOUT",
+  INTERNAL: "INTERNAL_SERVER_ERROR",
+};
+
+const t = initTRPC.context<TrpcContext>().create({
+  transformer: superjson,
+  // Never ship stack traces to clients, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const appCode = error.cause instanceof AppError ? error.cause.code : undefined;
+    return { ...shape, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, appCode } };
+  },
+});
+
+/** Maps AppErrors to tRPC codes (keeping the message) and hides everything else behind a generic 500. */
+const mapErrors = t.middleware(async ({ ctx, next, path }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (cause instanceof AppError) {
+      throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
+    }
+    if (result.error.code === "INTERNAL_SERVER_ERROR") {
+      ctx.app.logger.error("tRPC procedure failed", { path, error: describeError(cause ?? result.error) });
+      throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "Internal error" });
+    }
+  }
+  return result;
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure.use(mapErrors);
+export const createCallerFactory = t.createCallerFactory;

@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { jobStatusSchema } from "../../../jobs/job-status";
+import { batchJobTypeSchema, isBatchType, singleJobTypeSchema } from "../../../jobs/job-types";
+import { renderTranscript } from "../../../transcripts/render-transcript";
+import { publicProcedure, router } from "../init";
+
+const idInput = z.object({ id: z.string().min(1) });
+
+/** Job operations for the dashboard and typed clients. Thin: logic lives in JobService. */
+export const jobsRouter = router({
+  create: publicProcedure
+    .input(
+      z.object({
+        mediaFileId: z.string().min(1),
+        type: singleJobTypeSchema.default("transcribe"),
+        language: z.string().min(1).default("en"),
+        parallelEngines: z.number().int().min(1).default(1),
+        /** false: start now or fail with SERVICE_UNAVAILABLE, as the worker API does. */
+        queue: z.boolean().default(true),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      ctx.app.jobs.createTranscription({
+        type: input.type,
+        mediaFileId: input.mediaFileId,
+        language: input.language,
+        enginesRequested: input.parallelEngines,
+        origin: "trpc",
+        admission: input.queue ? "queue" : "immediate",
+      }),
+    ),
+
+  createBatch: publicProcedure
+    .input(
+      z.object({
+        mediaFileIds: z.array(z.string().min(1)).min(1).max(10_000),
+        type: batchJobTypeSchema.default("batch_transcribe"),
+        language: z.string().min(1).default("en"),
+        parallelEngines: z.number().int().min(1).default(1),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      ctx.app.jobs.createBatch({
+        type: input.type,
+        mediaFileIds: input.mediaFileIds,
+        language: input.language,
+        enginesRequested: input.parallelEngines,
+        origin: "trpc",
+      }),
+    ),
+
+  list: publicProcedure
+    .input(
+      z.object({
+        status: z.array(jobStatusSchema).optional(),
+        type: z.array(z.string()).optional(),
+        createdBefore: z.date().optional(),
+        createdAfter: z.date().optional(),
+        /** null: top-level jobs only (default); an id: that batch's children. */
+        parentId: z.string().nullable().default(null),
+        limit: z.number().int().min(1).max(100).default(20),
+        cursor: z.string().optional(),
+      }),
+    )
+    .query(({ ctx, input }) =>
+      ctx.app.jobs.list({
+        limit: input.limit,
+        parentId: input.parentId,
+        ...(input.status ? { statuses: input.status } : {}),
+        ...(input.type ? { types: input.type } : {}),
+        ...(input.createdBefore ? { createdBefore: input.createdBefore } : {}),
+        ...(input.createdAfter ? { createdAfter: input.createdAfter } : {}),
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+      }),
+    ),
+
+  get: publicProcedure.input(idInput).query(async ({ ctx, input }) => {
+    const job = await ctx.app.jobs.get(input.id);
+    const batch = isBatchType(job.type) ? await ctx.app.jobs.batchSummary(job.id) : null;
+    return { job, batch };
+  }),
+
+  cancel: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.app.jobs.cancel(input.id)),
+  retry: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.app.jobs.retry(input.id)),
+  delete: publicProcedure
+    .input(idInput.extend({ force: z.boolean().default(false) }))
+    .mutation(({ ctx, input }) => ctx.app.jobs.delete(input.id, { force: input.force })),
+
+  transcript: publicProcedure
+    .input(idInput.extend({ format: z.enum(["txt", "srt", "vtt", "json", "json-v2"]).default("json") }))
+    .query(async ({ ctx, input }) => {
+      const { job, document } = await ctx.app.jobs.transcript(input.id);
+      const rendered = renderTranscript(document, input.format, { dataName: job.media?.originalName ?? job.id, language: job.language ?? document.language });
+      return { format: input.format, contentType: rendered.contentType, body: rendered.body, document };
+    }),
+
+  log: publicProcedure.input(idInput).query(({ ctx, input }) => ctx.app.jobs.log(input.id)),
+});

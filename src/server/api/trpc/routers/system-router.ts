@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { publicProcedure, router } from "../init";
+
+/** Capacity and engine health for the dashboard. */
+export const systemRouter = router({
+  capacity: publicProcedure.query(({ ctx }) => {
+    const snapshot = ctx.app.pool.snapshot();
+    return { ...snapshot, queuedJobs: ctx.app.dispatcher.queueDepth, engine: ctx.app.engine.info, engineError: ctx.app.engine.error };
+  }),
+  media: publicProcedure.input(z.object({ id: z.string().min(1) })).query(async ({ ctx, input }) => {
+    const media = await ctx.app.media.get(input.id);
+    return { id: media.id, originalName: media.originalName, sizeBytes: Number(media.sizeBytes), durationS: media.durationS, format: media.format, uri: ctx.app.media.uri(media) };
+  }),
+});

@@ -1,0 +1,115 @@
+import path from "node:path";
+import { openDatabase, type Database } from "./db/client";
+import { migrateDatabase } from "./db/migrate";
+import type { EngineFactory, EngineInfo } from "./asr/engine";
+import { selectEngineFactory } from "./asr/select-engine";
+import { EnginePool } from "./dispatch/engine-pool";
+import { InProcessDispatcher } from "./dispatch/in-process-dispatcher";
+import { createInProcessTransport } from "./dispatch/in-process-transport";
+import type { AppConfig } from "./env";
+import { describeError } from "./errors";
+import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
+import { JobEvents } from "./jobs/job-events";
+import { JobStore } from "./jobs/job-store";
+import { JobHandlerRegistry } from "./jobs/registry";
+import { pruneJobHistory } from "./jobs/retention";
+import { createLogger, type Logger } from "./logger";
+import { exportJobOutputs } from "./services/export-outputs";
+import { JobService } from "./services/job-service";
+import { MediaService } from "./services/media-service";
+import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
+
+/** Everything the APIs need, built once per process. */
+export type App = {
+  config: AppConfig;
+  logger: Logger;
+  database: Database;
+  jobs: JobService;
+  media: MediaService;
+  dispatcher: InProcessDispatcher;
+  pool: EnginePool;
+  /** The engine the slots run, or the reason it could not start (reported by /live). */
+  engine: { info: EngineInfo | null; error: string | null };
+  /** Graceful stop; `force` aborts running attempts at once. Safe to call twice. */
+  close(opts?: { force?: boolean }): Promise<void>;
+};
+
+export type CreateAppOptions = {
+  logger?: Logger;
+  /** Replaces the configured engine (tests). */
+  engineFactory?: EngineFactory;
+};
+
+/**
+ * Wires the embedded control plane: database (migrated), blob store, engine slots,
+ * dispatcher, services. Recovers jobs left by a previous run before returning.
+ */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const migration = await migrateDatabase(config.databaseUrl, { log: (line) => logger.debug(line) });
+  if (migration.applied.length) logger.info("database migrated", { applied: migration.applied });
+  const database = await openDatabase(config.databaseUrl);
+  const db = database.prisma;
+
+  const blobs = createFilesystemBlobStore(path.join(config.dataDir, "blobs"));
+  const media = new MediaService(db, blobs, config.maxUploadBytes);
+  const events = new JobEvents();
+  const store = new JobStore(db);
+
+  const engineFactory = options.engineFactory ?? (await selectEngineFactory(config));
+  const pool = new EnginePool(config.parallel, engineFactory);
+  const engine: App["engine"] = { info: null, error: null };
+  try {
+    engine.info = await pool.warmUp();
+    logger.info("engine ready", { engine: engine.info.name, model: engine.info.model, provider: engine.info.provider, slots: config.parallel });
+  } catch (error) {
+    // Keep serving (status, transcripts, /live with the reason); jobs fail with this message.
+    engine.error = describeError(error);
+    logger.error("engine unavailable", { error: engine.error });
+  }
+
+  const registry = new JobHandlerRegistry();
+  const transport = createInProcessTransport(blobs);
+  const transcribe = createTranscribeHandler({ db, transport });
+  registry.register("transcribe", transcribe).register("generate_srt", transcribe);
+
+  const dispatcher = new InProcessDispatcher(store, pool, registry, events, logger, { leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
+  const jobs = new JobService({ db, store, dispatcher, pool, media, events, logger, maxAttempts: config.maxAttempts });
+
+  let pruning: Promise<unknown> = Promise.resolve();
+  events.onSettled((event) => {
+    const work = async () => {
+      if (event.parentId) await jobs.aggregateParent(event.parentId);
+      if (event.status === "DONE" && config.allFormatsDir) await exportJobOutputs(jobs, config.allFormatsDir, event.jobId);
+      if (!event.parentId && config.maxJobHistory > 0) {
+        // Serialised so two prunes never race over the same rows.
+        pruning = pruning.then(() => pruneJobHistory(db, media, config.maxJobHistory));
+        await pruning;
+      }
+    };
+    work().catch((error) => logger.error("post-settle work failed", { jobId: event.jobId, error: describeError(error) }));
+  });
+
+  const recovered = await dispatcher.start();
+  if (recovered.requeued || recovered.failed || recovered.queued) logger.info("recovered jobs from the previous run", recovered);
+
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    logger,
+    database,
+    jobs,
+    media,
+    dispatcher,
+    pool,
+    engine,
+    close(opts = {}) {
+      closing ??= (async () => {
+        await dispatcher.close({ graceMs: opts.force ? 0 : 30_000 });
+        await pool.close();
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The speech-engine contract. PocketSphinx implements it today; the ONNX Whisper engine
+ * implements it next. One Engine instance is one engine slot: it is created once, reused
+ * for many jobs, and must not be used by two transcriptions at the same time.
+ */
+
+/** A recognised word. Times are seconds from the start of the media file. */
+export type TranscriptWord = {
+  text: string;
+  startS: number;
+  endS: number;
+  /** 0..1 */
+  confidence: number;
+};
+
+/** A run of words the engine considers one utterance. Times in seconds. */
+export type TranscriptSegment = {
+  startS: number;
+  endS: number;
+  text: string;
+  words: TranscriptWord[];
+};
+
+export type EngineTranscription = {
+  /** ISO 639-1 code of the language transcribed. */
+  language: string;
+  segments: TranscriptSegment[];
+};
+
+export type EngineInput = {
+  /** A local media file in any container ffmpeg reads. */
+  mediaPath: string;
+  /** Transcribe only this window (seconds); output times stay relative to the file start. */
+  startS?: number;
+  endS?: number;
+  /** ISO 639-1 code, or "auto" where the engine can detect it. */
+  language: string;
+  signal: AbortSignal;
+};
+
+export type EngineInfo = {
+  /** "pocketsphinx", "whisper-onnx", ... */
+  name: string;
+  /** Model identifier or path, for health output. */
+  model: string;
+  /** Execution provider: "cpu", "cuda", "subprocess". */
+  provider: string;
+  /** ISO 639-1 codes the engine can transcribe. */
+  languages: readonly string[];
+};
+
+export type Engine = {
+  readonly info: EngineInfo;
+  transcribe(input: EngineInput): Promise<EngineTranscription>;
+  /** Releases the slot's resources; safe to call twice. */
+  close(): Promise<void>;
+};
+
+/** Creates one engine slot. Throws an Error with a clear message when the engine cannot run here. */
+export type EngineFactory = () => Promise<Engine>;

@@ -1,0 +1,230 @@
+import { access, mkdtemp, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { PermanentJobError } from "../errors";
+import { resolveFfmpegBinaries } from "../media/ffmpeg-binaries";
+import { fileUrl } from "../media/probe-media";
+import { findExecutable, lastLine, runProcess } from "../media/run-process";
+import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, TranscriptWord } from "./engine";
+
+export type PocketSphinxOptions = {
+  /** pocketsphinx_continuous, by name (looked up on PATH) or path. */
+  binary?: string;
+  /** Directory holding `en-us/` (acoustic model), `en-us.lm.bin` and `cmudict-en-us.dict`. */
+  modelDir?: string;
+};
+
+const DEFAULT_BINARY = "pocketsphinx_continuous";
+const DEFAULT_MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
+const SUPPORTED_LANGUAGES = ["en"] as const;
+
+/** A pause at least this long (s) between two words starts a new segment. */
+export const SEGMENT_PAUSE_S = 0.5;
+/** Segments are cut before they grow longer than this (s). */
+export const SEGMENT_MAX_S = 15;
+
+/** 16 kHz mono s16: 32 000 bytes per second of audio. */
+const DECODED_BYTES_PER_S = 32_000;
+/** Decoding a whole file of unknown length may take this long at most (ms). */
+const DECODE_TIMEOUT_UNKNOWN_MS = 60 * 60_000;
+
+/**
+ * One pocketsphinx slot per call. Throws at factory time when the binary, the model or
+ * ffmpeg is missing, so a misconfigured worker fails at start-up, not on its first job.
+ */
+export function createPocketSphinxEngineFactory(opts: PocketSphinxOptions = {}): EngineFactory {
+  return async () => {
+    const binary = await findExecutable(opts.binary ?? DEFAULT_BINARY);
+    if (!binary) throw new Error(`${opts.binary ?? DEFAULT_BINARY} not found: apt-get install pocketsphinx pocketsphinx-en-us`);
+    const modelDir = opts.modelDir ?? DEFAULT_MODEL_DIR;
+    const model = {
+      hmm: path.join(modelDir, "en-us"),
+      lm: path.join(modelDir, "en-us.lm.bin"),
+      dict: path.join(modelDir, "cmudict-en-us.dict"),
+    };
+    for (const file of Object.values(model)) {
+      try {
+        await access(file);
+      } catch {
+        throw new Error(`PocketSphinx model file ${file} not found: apt-get install pocketsphinx-en-us, or pass modelDir`);
+      }
+    }
+    // Fails with its own clear message when there is no ffmpeg at all.
+    await resolveFfmpegBinaries();
+    return new PocketSphinxEngine(binary, model);
+  };
+}
+
+type ModelPaths = { hmm: string; lm: string; dict: string };
+
+class PocketSphinxEngine implements Engine {
+  readonly info: EngineInfo = { name: "pocketsphinx", model: "en-us (cmusphinx)", provider: "cpu", languages: SUPPORTED_LANGUAGES };
+  private busy = false;
+  private closed = false;
+  /** Aborts the transcription in flight when the slot is closed. */
+  private readonly lifetime = new AbortController();
+
+  constructor(
+    private readonly binary: string,
+    private readonly model: ModelPaths,
+  ) {}
+
+  async transcribe(input: EngineInput): Promise<EngineTranscription> {
+    if (this.closed) throw new Error("This pocketsphinx engine slot is closed");
+    if (this.busy) throw new Error("This pocketsphinx engine slot is already transcribing (one transcription per slot)");
+    const language = resolveLanguage(input.language);
+    input.signal.throwIfAborted();
+    this.busy = true;
+    const signal = AbortSignal.any([input.signal, this.lifetime.signal]);
+    let workDir: string | undefined;
+    try {
+      workDir = await mkdtemp(path.join(os.tmpdir(), "pocketsphinx-"));
+      // Raw PCM, not WAV: pocketsphinx_continuous skips exactly 44 bytes of a .wav and would
+      // read any extra header chunk (ffmpeg writes a LIST chunk) as samples.
+      const pcmPath = path.join(workDir, "audio.s16le");
+      await decodeToPcm(input, pcmPath, signal);
+      const tokens = await this.recognise(pcmPath, signal);
+      return { language, segments: groupIntoSegments(tokens, input.startS ?? 0) };
+    } finally {
+      this.busy = false;
+      if (workDir) await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.lifetime.abort(new Error("The pocketsphinx engine slot was closed"));
+  }
+
+  private async recognise(pcmPath: string, signal: AbortSignal): Promise<RecognisedToken[]> {
+    const audioS = (await stat(pcmPath)).size / DECODED_BYTES_PER_S;
+    if (audioS < 0.05) return [];
+    const tokens: RecognisedToken[] = [];
+    const result = await runProcess(
+      this.binary,
+      ["-infile", pcmPath, "-time", "yes", "-hmm", this.model.hmm, "-lm", this.model.lm, "-dict", this.model.dict, "-samprate", "16000", "-input_endian", "little"],
+      {
+        // ~0.3x real time on one core; leave ample headroom for a loaded machine.
+        timeoutMs: 60_000 + audioS * 3000,
+        signal,
+        onStdoutLine: (line) => {
+          const token = parseTokenLine(line);
+          if (token) tokens.push(token);
+        },
+      },
+    );
+    if (result.exitCode !== 0) {
+      throw new Error(`pocketsphinx_continuous failed (exit ${result.exitCode ?? result.exitSignal}): ${lastLine(result.stderrTail)}`);
+    }
+    return tokens;
+  }
+}
+
+/** "en", "en-US", "EN_gb", "auto" → "en"; anything else is a permanent failure. */
+export function resolveLanguage(requested: string): string {
+  const trimmed = requested.trim();
+  if (trimmed.toLowerCase() === "auto") return "en";
+  const code = /^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]{1,8})*$/.exec(trimmed)?.[1]?.toLowerCase();
+  if (code && (SUPPORTED_LANGUAGES as readonly string[]).includes(code)) return code;
+  throw new PermanentJobError(
+    `Language '${requested}' is not supported by the pocketsphinx engine (supported: ${SUPPORTED_LANGUAGES.join(", ")})`,
+  );
+}
+
+/** Decodes the (windowed) first audio stream to raw 16 kHz mono s16le, what the model expects. */
+async function decodeToPcm(input: EngineInput, pcmPath: string, signal: AbortSignal): Promise<void> {
+  const { ffmpeg } = await resolveFfmpegBinaries();
+  const window: string[] = [];
+  let timeoutMs = DECODE_TIMEOUT_UNKNOWN_MS;
+  if (input.startS !== undefined && input.startS > 0) window.push("-ss", input.startS.toFixed(3));
+  if (input.endS !== undefined) {
+    const lengthS = Math.max(0, input.endS - (input.startS ?? 0));
+    window.push("-t", lengthS.toFixed(3));
+    timeoutMs = 120_000 + lengthS * 1000;
+  }
+  const result = await runProcess(
+    ffmpeg,
+    [
+      "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-y",
+      // Input options: fast seek, then exactly the window's length.
+      ...window,
+      "-i", fileUrl(input.mediaPath),
+      "-map", "0:a:0", "-vn", "-sn", "-dn",
+      "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "s16le",
+      pcmPath,
+    ],
+    { timeoutMs, signal },
+  );
+  if (result.exitCode !== 0) {
+    const detail = lastLine(result.stderrTail);
+    // A full disk or a vanished temp dir is this machine's problem, worth a retry elsewhere.
+    if (/No space left|Permission denied|Read-only file system/i.test(result.stderrTail)) {
+      throw new Error(`ffmpeg could not write the decoded audio: ${detail}`);
+    }
+    throw new PermanentJobError(`The audio could not be decoded${detail ? ` (${detail})` : ""}`);
+  }
+}
+
+/** One line of `-time yes` output: a word or filler with its times (s) and posterior. */
+export type RecognisedToken = { token: string; startS: number; endS: number; confidence: number };
+
+const TOKEN_LINE = /^(\S+) (-?\d+(?:\.\d+)?) (-?\d+(?:\.\d+)?) (-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)$/i;
+
+/** Parses a `word start end confidence` line; the hypothesis lines in between give null. */
+export function parseTokenLine(line: string): RecognisedToken | null {
+  const match = TOKEN_LINE.exec(line.trim());
+  if (!match?.[1] || !match[2] || !match[3] || !match[4]) return null;
+  const startS = Number(match[2]);
+  const endS = Number(match[3]);
+  const confidence = Number(match[4]);
+  if (![startS, endS, confidence].every(Number.isFinite)) return null;
+  return { token: match[1], startS, endS: Math.max(startS, endS), confidence: Math.min(1, Math.max(0, confidence)) };
+}
+
+/** `<s>`, `</s>`, `<sil>`, `[NOISE]`, `++BREATH++`: not words. */
+function isFiller(token: string): boolean {
+  return /^<.*>$/.test(token) || /^\[.*\]$/.test(token) || /^\+\+.*\+\+$/.test(token);
+}
+
+/** "and(2)" (an alternate pronunciation) → "and". */
+function wordText(token: string): string {
+  return token.replace(/\(\d+\)$/, "");
+}
+
+/**
+ * Groups recognised tokens into segments: a new segment at each utterance boundary
+ * (`<s>`/`</s>`), after a pause of SEGMENT_PAUSE_S or more (a `<sil>` filler is part of the
+ * pause), and before a segment would exceed SEGMENT_MAX_S. Times are shifted by `offsetS`
+ * and rounded to ms.
+ */
+export function groupIntoSegments(tokens: readonly RecognisedToken[], offsetS: number): TranscriptSegment[] {
+  const segments: TranscriptSegment[] = [];
+  let current: TranscriptWord[] = [];
+  const flush = (): void => {
+    const first = current[0];
+    const last = current[current.length - 1];
+    if (first && last) {
+      segments.push({ startS: first.startS, endS: last.endS, text: current.map((word) => word.text).join(" "), words: current });
+    }
+    current = [];
+  };
+  const ms = (seconds: number): number => Math.round((seconds + offsetS) * 1000) / 1000;
+
+  for (const token of tokens) {
+    if (token.token === "<s>" || token.token === "</s>") {
+      flush();
+      continue;
+    }
+    if (isFiller(token.token)) continue;
+    const text = wordText(token.token);
+    if (!text) continue;
+    const word: TranscriptWord = { text, startS: ms(token.startS), endS: ms(token.endS), confidence: token.confidence };
+    const first = current[0];
+    const previous = current[current.length - 1];
+    if (first && previous && (word.startS - previous.endS >= SEGMENT_PAUSE_S || word.endS - first.startS > SEGMENT_MAX_S)) flush();
+    current.push(word);
+  }
+  flush();
+  return segments;
+}

@@ -1,0 +1,148 @@
+import { PermanentJobError } from "../errors";
+import { findSplitPoints } from "../media/find-split-points";
+import { probeMedia, type MediaInfo } from "../media/probe-media";
+import type { Engine, EngineInfo, EngineTranscription, TranscriptSegment } from "./engine";
+
+export type TranscribeMediaInput = {
+  mediaPath: string;
+  /** ISO 639-1 code (or a variant such as "en-US"), or "auto". */
+  language: string;
+  /** The slots leased for this job, length k >= 1; with k > 1 the file is split across them. */
+  engines: Engine[];
+  signal: AbortSignal;
+  /** Fraction 0..1 of the audio transcribed so far, reported as windows complete. */
+  onProgress?: (fraction: number) => void;
+  /** The probe result, when the caller already has it. */
+  media?: MediaInfo;
+  /**
+   * Shortest window (s) worth giving its own engine: a file is split into at most
+   * floor(duration / minWindowS) windows. Default 10, so splitting starts at 20 s.
+   */
+  minWindowS?: number;
+};
+
+export type TranscribeMediaOutput = {
+  media: MediaInfo;
+  transcription: EngineTranscription;
+  /** The engine that did the work (the first slot's, when several ran). */
+  engine: EngineInfo;
+};
+
+export const NO_SPEECH_MESSAGE = "No speech was detected in the audio (it is silent or contains no recognisable speech)";
+const DEFAULT_MIN_WINDOW_S = 10;
+
+/** A window of the file, in seconds. */
+type Window = { startS: number; endS: number };
+
+/**
+ * The transcription pipeline shared by the embedded worker and remote workers:
+ * probe → split across the leased slots → transcribe windows concurrently → stitch.
+ * Throws PermanentJobError for media that can never yield a transcript.
+ */
+export async function transcribeMedia(input: TranscribeMediaInput): Promise<TranscribeMediaOutput> {
+  const { engines, signal } = input;
+  const first = engines[0];
+  if (!first) throw new Error("transcribeMedia needs at least one engine slot");
+  signal.throwIfAborted();
+
+  const media = input.media ?? (await probeMedia(input.mediaPath, signal));
+  if (!media.hasAudio) throw new PermanentJobError("The media has no audio stream");
+  if (!(media.durationS > 0)) throw new PermanentJobError("The media contains no audio samples (its duration is 0 s)");
+
+  const minWindowS = input.minWindowS ?? DEFAULT_MIN_WINDOW_S;
+  const parts = Math.min(engines.length, Math.max(1, Math.floor(media.durationS / minWindowS)));
+  const windows = parts > 1 ? toWindows(await findSplitPoints(input.mediaPath, media.durationS, parts, signal), media.durationS) : null;
+
+  const report = progressReporter(input.onProgress, media.durationS);
+  let transcriptions: EngineTranscription[];
+  if (!windows) {
+    transcriptions = [await first.transcribe({ mediaPath: input.mediaPath, language: input.language, signal })];
+    report(media.durationS);
+  } else {
+    transcriptions = await runConcurrently(windows, engines, input, report);
+  }
+
+  const segments = stitch(transcriptions.map((transcription) => transcription.segments));
+  if (!segments.some((segment) => segment.words.length > 0 || segment.text.trim().length > 0)) {
+    throw new PermanentJobError(NO_SPEECH_MESSAGE);
+  }
+  return {
+    media,
+    transcription: { language: transcriptions[0]?.language ?? input.language, segments },
+    engine: first.info,
+  };
+}
+
+function toWindows(cuts: readonly number[], durationS: number): Window[] {
+  const edges = [0, ...cuts, durationS];
+  const windows: Window[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) windows.push({ startS: edges[i] ?? 0, endS: edges[i + 1] ?? durationS });
+  return windows;
+}
+
+/**
+ * Runs window i on engine i. If one fails the others are aborted, but the function only
+ * returns once every engine has stopped: the caller releases the slots right after, and a
+ * slot must never be handed out while it is still working.
+ */
+async function runConcurrently(
+  windows: readonly Window[],
+  engines: readonly Engine[],
+  input: TranscribeMediaInput,
+  report: (doneS: number) => void,
+): Promise<EngineTranscription[]> {
+  const controller = new AbortController();
+  const signal = AbortSignal.any([input.signal, controller.signal]);
+  let doneS = 0;
+  const settled = await Promise.allSettled(
+    windows.map(async (window, i) => {
+      const engine = engines[i];
+      if (!engine) throw new Error(`No engine slot for window ${i}`);
+      try {
+        // The last window runs to the real end of the audio, which can outlast the probed duration.
+        const isLast = i === windows.length - 1;
+        const result = await engine.transcribe({
+          mediaPath: input.mediaPath,
+          language: input.language,
+          signal,
+          startS: window.startS,
+          ...(isLast ? {} : { endS: window.endS }),
+        });
+        doneS += window.endS - window.startS;
+        report(doneS);
+        return result;
+      } catch (error) {
+        controller.abort(error);
+        throw error;
+      }
+    }),
+  );
+  // The first real failure, not the aborts it caused in the other windows.
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === "rejected" && result.reason === controller.signal.reason);
+  if (input.signal.aborted) throw input.signal.reason;
+  if (failure) throw failure.reason;
+  return settled.map((result) => {
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  });
+}
+
+/** Merges per-window segments into one time-ordered list. */
+function stitch(parts: readonly TranscriptSegment[][]): TranscriptSegment[] {
+  return parts.flat().sort((a, b) => a.startS - b.startS || a.endS - b.endS);
+}
+
+/** Turns "seconds done" into monotonic fractions; a throwing callback cannot break the job. */
+function progressReporter(onProgress: ((fraction: number) => void) | undefined, totalS: number): (doneS: number) => void {
+  let last = 0;
+  return (doneS) => {
+    if (!onProgress) return;
+    const fraction = Math.min(1, Math.max(last, doneS / totalS));
+    last = fraction;
+    try {
+      onProgress(fraction);
+    } catch {
+      // Progress is advisory.
+    }
+  };
+}

@@ -1,0 +1,211 @@
+import { randomUUID } from "node:crypto";
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type {
+  SqlDriverAdapter,
+  SqlMigrationAwareDriverAdapterFactory,
+  SqlQuery,
+} from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { providerFromUrl, sqlitePathFromUrl, withPostgresDatabase } from "./database-url";
+
+/**
+ * A driver-adapter factory for the wasm schema engine, patched for the engine's needs, that
+ * remembers every connection and scratch database it made so {@link cleanup} can release them:
+ * the engine does not reliably dispose what it opened.
+ */
+export type EngineAdapterFactory = SqlMigrationAwareDriverAdapterFactory & {
+  /** Closes every connection and drops every shadow database this factory created. Idempotent. */
+  cleanup(): Promise<void>;
+};
+
+type AdapterPatch = Partial<Pick<SqlDriverAdapter, "executeRaw" | "dispose">>;
+
+/** Delegates to `inner` (a class instance with private state, so no spreading) with overrides. */
+function delegate(inner: SqlDriverAdapter, patch: AdapterPatch): SqlDriverAdapter {
+  const adapter: SqlDriverAdapter = {
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    queryRaw: (query) => inner.queryRaw(query),
+    executeRaw: patch.executeRaw ?? ((query) => inner.executeRaw(query)),
+    executeScript: (script) => inner.executeScript(script),
+    startTransaction: (isolationLevel) => inner.startTransaction(isolationLevel),
+    dispose: patch.dispose ?? (() => inner.dispose()),
+  };
+  // Only present when the driver has it: driver-adapter-utils checks for the property itself.
+  if (inner.getConnectionInfo) adapter.getConnectionInfo = () => inner.getConnectionInfo!();
+  return adapter;
+}
+
+/** Tracks adapters so cleanup can dispose whatever the engine left open, each exactly once. */
+class AdapterTracker {
+  readonly #open = new Set<() => Promise<void>>();
+
+  track(inner: SqlDriverAdapter, patch: AdapterPatch = {}, afterDispose?: () => Promise<void>): SqlDriverAdapter {
+    let disposing: Promise<void> | undefined;
+    const disposeOnce = (): Promise<void> => {
+      disposing ??= (async () => {
+        this.#open.delete(disposeOnce);
+        await (patch.dispose ?? (() => inner.dispose()))();
+        await afterDispose?.();
+      })();
+      return disposing;
+    };
+    this.#open.add(disposeOnce);
+    return delegate(inner, { ...patch, dispose: disposeOnce });
+  }
+
+  async disposeAll(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const dispose of [...this.#open]) {
+      await dispose().catch((error: unknown) => errors.push(error));
+    }
+    if (errors.length > 0) throw new AggregateError(errors, "Failed to close schema engine connections");
+  }
+}
+
+function isMultiStatementError(error: unknown): boolean {
+  return error instanceof RangeError && /more than one statement/i.test(error.message);
+}
+
+/**
+ * SQLite factory. better-sqlite3 prepares one statement at a time, but the engine sends whole
+ * migration scripts through `executeRaw` when replaying migrations on the shadow database, so
+ * parameterless multi-statement SQL is rerouted to `executeScript` (`Database#exec`).
+ */
+function sqliteFactory(url: string, shadowUrl: string | undefined): EngineAdapterFactory {
+  const file = sqlitePathFromUrl(url);
+  const shadowFile = shadowUrl ? sqlitePathFromUrl(shadowUrl) : ":memory:";
+  const tracker = new AdapterTracker();
+
+  const wrap = (inner: SqlDriverAdapter): SqlDriverAdapter =>
+    tracker.track(inner, {
+      async executeRaw(query: SqlQuery) {
+        try {
+          return await inner.executeRaw(query);
+        } catch (error) {
+          if (query.args.length > 0 || !isMultiStatementError(error)) throw error;
+          await inner.executeScript(query.sql);
+          return 0;
+        }
+      },
+    });
+
+  const base = new PrismaBetterSqlite3({ url: file, timeout: 5000 }, { shadowDatabaseUrl: shadowFile });
+  return {
+    provider: base.provider,
+    adapterName: base.adapterName,
+    connect: async () => wrap(await base.connect()),
+    connectToShadowDb: async () => wrap(await base.connectToShadowDb()),
+    cleanup: () => tracker.disposeAll(),
+  };
+}
+
+/** OIDs the engine's catalog queries return that adapter-pg 7.10 cannot map. */
+const PG_CHAR_OID = 18;
+const PG_TEXT_OID = 25;
+
+type QueryFn = (...args: unknown[]) => unknown;
+type FieldsCarrier = { fields?: Array<{ dataTypeID: number }> };
+
+function retypeCharFields(result: unknown): unknown {
+  for (const part of Array.isArray(result) ? result : [result]) {
+    for (const field of (part as FieldsCarrier | null)?.fields ?? []) {
+      // pg already returns "char" values as strings; only the type id trips the adapter.
+      if (field.dataTypeID === PG_CHAR_OID) field.dataTypeID = PG_TEXT_OID;
+    }
+  }
+  return result;
+}
+
+/**
+ * adapter-pg 7.10 throws "Unsupported column type char" on the `"char"` type (OID 18) that the
+ * engine's catalog queries select (e.g. pg_class.relkind), so every pooled client's `query` is
+ * wrapped to report those columns as text. Pool#query calls the client with a callback and
+ * transactions use promises, so both forms are patched.
+ */
+function createCharSafePool(connectionString: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: 2 });
+  pool.on("connect", (client) => {
+    const original = client.query.bind(client) as QueryFn;
+    const patched: QueryFn = (...args) => {
+      const last = args.at(-1);
+      if (typeof last === "function") {
+        const callback = last as (error: unknown, result: unknown) => void;
+        args[args.length - 1] = (error: unknown, result: unknown) =>
+          callback(error, error ? result : retypeCharFields(result));
+        return original(...args);
+      }
+      const result = original(...args);
+      return result instanceof Promise ? result.then(retypeCharFields) : result;
+    };
+    (client as unknown as { query: QueryFn }).query = patched;
+  });
+  return pool;
+}
+
+/**
+ * adapter-pg is typed against its own nested @types/pg (8.23) while the project pins 8.15, so the
+ * two `Pool` declarations differ nominally though they are the same runtime class.
+ */
+function adapterFor(pool: pg.Pool): PrismaPg {
+  return new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0]);
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * PostgreSQL factory. adapter-pg's own `connectToShadowDb` spreads `{ database }` over a config
+ * whose connection string still names the main database (the string wins in pg), and does not
+ * always drop what it created; this one creates `prisma_shadow_<uuid>` itself, connects by a
+ * rewritten URL, and drops it (WITH (FORCE)) on dispose or, at the latest, in cleanup.
+ */
+function postgresFactory(url: string): EngineAdapterFactory {
+  const tracker = new AdapterTracker();
+  const mainPool = createCharSafePool(url);
+  const shadowDatabases = new Set<string>();
+  const base = adapterFor(mainPool);
+
+  const dropShadow = async (name: string): Promise<void> => {
+    await mainPool.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    shadowDatabases.delete(name);
+  };
+
+  let cleaning: Promise<void> | undefined;
+  const cleanup = async (): Promise<void> => {
+    try {
+      await tracker.disposeAll();
+      for (const name of [...shadowDatabases]) await dropShadow(name);
+    } finally {
+      await mainPool.end();
+    }
+  };
+
+  return {
+    provider: base.provider,
+    adapterName: base.adapterName,
+    connect: async () => tracker.track(await base.connect()),
+    async connectToShadowDb() {
+      const name = `prisma_shadow_${randomUUID().replace(/-/g, "")}`;
+      await mainPool.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      shadowDatabases.add(name);
+      const shadowPool = createCharSafePool(withPostgresDatabase(url, name));
+      const inner = await adapterFor(shadowPool).connect();
+      return tracker.track(inner, {}, async () => {
+        await shadowPool.end();
+        await dropShadow(name);
+      });
+    },
+    cleanup: () => (cleaning ??= cleanup()),
+  };
+}
+
+/**
+ * The engine adapter factory for `url`'s provider. For SQLite, `shadowUrl` names a file for the
+ * shadow database (default: in memory); PostgreSQL creates throwaway shadow databases itself.
+ */
+export function createEngineAdapterFactory(url: string, opts: { shadowUrl?: string } = {}): EngineAdapterFactory {
+  return providerFromUrl(url) === "sqlite" ? sqliteFactory(url, opts.shadowUrl) : postgresFactory(url);
+}

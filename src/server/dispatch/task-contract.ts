@@ -1,0 +1,60 @@
+import { z } from "zod";
+
+/**
+ * The message a worker receives and the event it reports back. Workers never touch the
+ * database: everything they need is in the task, everything they produce is in the result
+ * (and, later, in the blob store). Versioned so old workers reject new shapes loudly.
+ */
+export const TASK_CONTRACT_VERSION = 1;
+
+export const transcribeTaskSchema = z.object({
+  version: z.literal(TASK_CONTRACT_VERSION),
+  kind: z.literal("transcribe"),
+  jobId: z.string().min(1),
+  /** The job's attempt number this task belongs to; stale results carry an older one. */
+  attempt: z.number().int().positive(),
+  mediaBlobKey: z.string().min(1),
+  language: z.string().min(1),
+  /** Engine slots the job asked for (parallel_engines). */
+  engines: z.number().int().positive(),
+});
+export type TranscribeTask = z.infer<typeof transcribeTaskSchema>;
+
+const wordSchema = z.object({ text: z.string(), startS: z.number(), endS: z.number(), confidence: z.number() });
+const segmentSchema = z.object({ startS: z.number(), endS: z.number(), text: z.string(), words: z.array(wordSchema) });
+
+export const mediaInfoSchema = z.object({
+  format: z.string(),
+  durationS: z.number(),
+  sampleRateHz: z.number().int().nullable(),
+  channels: z.number().int().nullable(),
+  audioCodec: z.string().nullable(),
+  hasAudio: z.boolean(),
+});
+
+export const taskResultSchema = z.discriminatedUnion("ok", [
+  z.object({
+    version: z.literal(TASK_CONTRACT_VERSION),
+    ok: z.literal(true),
+    jobId: z.string(),
+    attempt: z.number().int(),
+    media: mediaInfoSchema,
+    engine: z.object({ name: z.string(), model: z.string(), provider: z.string() }),
+    language: z.string(),
+    segments: z.array(segmentSchema),
+    /** wall seconds the worker spent */
+    elapsedS: z.number(),
+  }),
+  z.object({
+    version: z.literal(TASK_CONTRACT_VERSION),
+    ok: z.literal(false),
+    jobId: z.string(),
+    attempt: z.number().int(),
+    /** One line for users (failure_reason). */
+    error: z.string(),
+    /** True when retrying cannot help (bad media, unsupported language). */
+    permanent: z.boolean(),
+  }),
+]);
+export type TaskResult = z.infer<typeof taskResultSchema>;
+export type TaskSuccess = Extract<TaskResult, { ok: true }>;

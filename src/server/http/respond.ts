@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AppError, httpStatusOf, publicMessageOf, describeError } from "../errors";
+import type { Logger } from "../logger";
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body, (_key, value: unknown) => (typeof value === "bigint" ? Number(value) : value));
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(payload), ...headers });
+  res.end(payload);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/** How an API family shapes its error bodies. */
+export type ErrorShape = (status: number, error: AppError) => unknown;
+
+/** Speechmatics-style `{ code, error, detail }`; `detail` alone is what the worker spec shows. */
+export const v2ErrorShape: ErrorShape = (status, error) => ({
+  code: status,
+  error: V2_ERROR_TITLES[status] ?? "Error",
+  detail: error.message,
+  ...(error.details ?? {}),
+});
+
+const V2_ERROR_TITLES: Record<number, string> = {
+  400: "Job rejected",
+  401: "Permission Denied",
+  404: "Job not found",
+  409: "Conflict",
+  413: "File too large",
+  415: "Unsupported media",
+  503: "Server busy",
+  504: "Timeout",
+  500: "Internal Server Error",
+};
+
+/** The async API's `{ error, message }`. */
+export const asyncErrorShape: ErrorShape = (_status, error) => ({
+  error: error.message,
+  message: ASYNC_MESSAGES[error.code] ?? error.message,
+  ...(error.details ?? {}),
+});
+
+const ASYNC_MESSAGES: Partial<Record<AppError["code"], string>> = {
+  NOT_FOUND: "The transcription job does not exist or has been deleted.",
+  PAYLOAD_TOO_LARGE: "Upload a smaller file or raise MAX_UPLOAD_BYTES.",
+  BAD_REQUEST: "Check the request parameters.",
+};
+
+/**
+ * Answers any error: AppErrors with their status and message, anything else as a 500
+ * with a generic message (the details go to the operator log, never to the client).
+ */
+export function sendError(res: ServerResponse, req: IncomingMessage, error: unknown, shape: ErrorShape, logger: Logger): void {
+  const appError = error instanceof AppError ? error : new AppError("INTERNAL", publicMessageOf(error));
+  const status = httpStatusOf(appError);
+  if (status >= 500 && status !== 503 && status !== 504) {
+    logger.error("request failed", { method: req.method, url: req.url, error: describeError(error) });
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, shape(status, appError));
+}

@@ -1,0 +1,43 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+export type RouteContext = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  url: URL;
+};
+export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
+
+type Route = { method: string; pattern: RegExp; keys: string[]; handler: RouteHandler };
+
+/** A small method + path router; `:name` segments become params. */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  on(method: string, path: string, handler: RouteHandler): this {
+    const keys: string[] = [];
+    const source = path.replace(/:([a-zA-Z_]+)/g, (_match, key: string) => {
+      keys.push(key);
+      return "([^/]+)";
+    });
+    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler });
+    return this;
+  }
+
+  /** The handler for a request, or "method-not-allowed" when only the path matches, or null. */
+  match(method: string, pathname: string): { handler: RouteHandler; params: Record<string, string> } | "method-not-allowed" | null {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const found = route.pattern.exec(pathname);
+      if (!found) continue;
+      pathMatched = true;
+      if (route.method !== method && !(route.method === "GET" && method === "HEAD")) continue;
+      const params: Record<string, string> = {};
+      route.keys.forEach((key, index) => {
+        params[key] = decodeURIComponent(found[index + 1] ?? "");
+      });
+      return { handler: route.handler, params };
+    }
+    return pathMatched ? "method-not-allowed" : null;
+  }
+}

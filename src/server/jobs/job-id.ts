@@ -1,0 +1,10 @@
+import { randomBytes } from "node:crypto";
+
+/** 20 lowercase hex characters, the shape the batch worker API uses ("191f47e4a4204fa4ac2b"). */
+export function createJobId(): string {
+  return randomBytes(10).toString("hex");
+}
+
+export function isJobId(value: string): boolean {
+  return /^[0-9a-f]{20}$/.test(value);
+}

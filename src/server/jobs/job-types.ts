@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+/** Job types this control plane knows. Handlers are registered per type in the registry. */
+export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt"]);
+export type SingleJobType = z.infer<typeof singleJobTypeSchema>;
+
+export const batchJobTypeSchema = z.enum(["batch_transcribe", "batch_generate_srt"]);
+export type BatchJobType = z.infer<typeof batchJobTypeSchema>;
+
+export const BATCH_CHILD_TYPE: Record<BatchJobType, SingleJobType> = {
+  batch_transcribe: "transcribe",
+  batch_generate_srt: "generate_srt",
+};
+
+export function isBatchType(type: string): type is BatchJobType {
+  return batchJobTypeSchema.safeParse(type).success;
+}
+
+/** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
+export const transcriptionParamsSchema = z.object({
+  mediaFileId: z.string().min(1),
+  /** ISO 639-1 code or "auto". */
+  language: z.string().min(1),
+  /** Requested but not every engine honours it; a warning is logged when ignored. */
+  diarization: z.enum(["none", "speaker", "channel"]).default("none"),
+  operatingPoint: z.enum(["standard", "enhanced"]).optional(),
+});
+export type TranscriptionParams = z.infer<typeof transcriptionParamsSchema>;
+
+/** Result of a transcription job (Job.result). The transcript itself is in the Transcript table. */
+export const transcriptionResultSchema = z.object({
+  transcriptId: z.string(),
+  words: z.number().int(),
+  /** seconds of audio */
+  durationS: z.number(),
+  engine: z.string(),
+  /** wall seconds spent transcribing */
+  elapsedS: z.number(),
+});
+export type TranscriptionResult = z.infer<typeof transcriptionResultSchema>;
+
+/** Result of a batch parent (Job.result): the seeds' BatchResult, outcome counts and child ids. */
+export const batchResultSchema = z.object({
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  childIds: z.array(z.string()),
+});
+export type BatchResult = z.infer<typeof batchResultSchema>;

@@ -1,0 +1,375 @@
+import type { Db } from "../db/client";
+import type { JobLog } from "../db/models";
+import type { EnginePool } from "../dispatch/engine-pool";
+import type { InProcessDispatcher } from "../dispatch/in-process-dispatcher";
+import { AppError } from "../errors";
+import { normalizeLanguage } from "../asr/languages";
+import { createJobId } from "../jobs/job-id";
+import type { JobEvents } from "../jobs/job-events";
+import { isTerminal, type JobStatus } from "../jobs/job-status";
+import type { JobStore } from "../jobs/job-store";
+import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type TranscriptionParams } from "../jobs/job-types";
+import type { Logger } from "../logger";
+import type { TranscriptDocument } from "../transcripts/render-transcript";
+import type { MediaService } from "./media-service";
+import { toJobView, type JobView } from "./job-views";
+
+export type Admission =
+  /** Start now or answer BUSY (the batch worker API's contract). */
+  | "immediate"
+  /** Accept and queue until engines are free. */
+  | "queue";
+
+export type CreateTranscriptionInput = {
+  type: SingleJobType;
+  mediaFileId: string;
+  /** As the client sent it ("en", "en-US", "auto"). */
+  language: string;
+  enginesRequested: number;
+  origin: string;
+  admission: Admission;
+  config?: unknown;
+  userId?: string | null;
+  diarization?: TranscriptionParams["diarization"];
+  operatingPoint?: TranscriptionParams["operatingPoint"];
+};
+
+export type CreateBatchInput = {
+  type: BatchJobType;
+  mediaFileIds: string[];
+  language: string;
+  enginesRequested: number;
+  origin: string;
+  userId?: string | null;
+};
+
+export type ListJobsInput = {
+  statuses?: JobStatus[];
+  types?: string[];
+  /** Only jobs created strictly before / at or after this instant. */
+  createdBefore?: Date;
+  createdAfter?: Date;
+  /** undefined: any; null: top-level jobs only; string: children of that batch. */
+  parentId?: string | null;
+  limit: number;
+  /** Opaque cursor from a previous page (the last job's id). */
+  cursor?: string;
+};
+
+export type ServiceDeps = {
+  db: Db;
+  store: JobStore;
+  dispatcher: InProcessDispatcher;
+  pool: EnginePool;
+  media: MediaService;
+  events: JobEvents;
+  logger: Logger;
+  maxAttempts: number;
+};
+
+/** Every job operation, callable without HTTP; the REST adapters and tRPC routers are thin over it. */
+export class JobService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /** The batch worker API's 503 message, verbatim from its spec. */
+  busyMessage(requested: number): string {
+    const snapshot = this.deps.pool.snapshot();
+    return `Server busy: ${requested} engines not available (${snapshot.usedEngines} engines in use, ${snapshot.maxEngines} parallel allowed)`;
+  }
+
+  /** Throws BUSY when `requested` engines are not free right now (a cheap pre-check before an upload). */
+  assertCapacity(requested: number): void {
+    if (requested > this.deps.pool.unused) throw new AppError("BUSY", this.busyMessage(requested));
+  }
+
+  async createTranscription(input: CreateTranscriptionInput): Promise<JobView> {
+    const language = normalizeLanguage(input.language);
+    this.validateEngines(input.enginesRequested, input.admission);
+    const media = await this.deps.media.get(input.mediaFileId);
+    const params: TranscriptionParams = {
+      mediaFileId: media.id,
+      language,
+      diarization: input.diarization ?? "none",
+      ...(input.operatingPoint ? { operatingPoint: input.operatingPoint } : {}),
+    };
+    const id = createJobId();
+    const engines = input.enginesRequested;
+    if (input.admission === "immediate" && !this.deps.dispatcher.reserve(id, engines)) {
+      throw new AppError("BUSY", this.busyMessage(engines));
+    }
+    try {
+      await this.deps.store.create(
+        {
+          id,
+          type: input.type,
+          origin: input.origin,
+          params,
+          config: input.config,
+          mediaFileId: media.id,
+          language,
+          enginesRequested: engines,
+          userId: input.userId ?? null,
+          maxAttempts: this.deps.maxAttempts,
+        },
+        [{ level: "info", message: `Job accepted: ${input.type} of "${media.originalName}" (${media.sizeBytes} bytes), language ${input.language}` }],
+      );
+    } catch (error) {
+      if (input.admission === "immediate") this.deps.dispatcher.releaseReservation(id);
+      throw error;
+    }
+    if (input.admission === "immediate") this.deps.dispatcher.startReserved(id);
+    else this.deps.dispatcher.submit(id, engines);
+    return this.get(id);
+  }
+
+  /** A batch parent with one queued child per file, written in one transaction. */
+  async createBatch(input: CreateBatchInput): Promise<JobView> {
+    if (input.mediaFileIds.length === 0) throw new AppError("BAD_REQUEST", "A batch needs at least one file");
+    const language = normalizeLanguage(input.language);
+    this.validateEngines(input.enginesRequested, "queue");
+    const childType = BATCH_CHILD_TYPE[input.type];
+    const found = await this.deps.db.mediaFile.findMany({ where: { id: { in: input.mediaFileIds } }, select: { id: true } });
+    const missing = input.mediaFileIds.filter((id) => !found.some((media) => media.id === id));
+    if (missing.length) throw new AppError("NOT_FOUND", `Media file not found: ${missing.slice(0, 5).join(", ")}`);
+
+    const parentId = createJobId();
+    const childIds = input.mediaFileIds.map(() => createJobId());
+    const now = new Date();
+    await this.deps.db.$transaction(async (tx) => {
+      await tx.job.create({
+        data: {
+          id: parentId,
+          type: input.type,
+          origin: input.origin,
+          status: "RUNNING",
+          params: JSON.stringify({ childType, count: childIds.length, language }),
+          language,
+          enginesRequested: input.enginesRequested,
+          userId: input.userId ?? null,
+          maxAttempts: this.deps.maxAttempts,
+          startedAt: now,
+          createdAt: now,
+        },
+      });
+      await tx.job.createMany({
+        data: input.mediaFileIds.map((mediaFileId, index) => ({
+          id: childIds[index]!,
+          type: childType,
+          origin: input.origin,
+          status: "QUEUED",
+          parentId,
+          params: JSON.stringify({ mediaFileId, language, diarization: "none" } satisfies TranscriptionParams),
+          mediaFileId,
+          language,
+          enginesRequested: input.enginesRequested,
+          userId: input.userId ?? null,
+          maxAttempts: this.deps.maxAttempts,
+          // Distinct, ordered timestamps keep the children in upload order in the FIFO.
+          createdAt: new Date(now.getTime() + index),
+        })),
+      });
+      await tx.jobLog.create({ data: { jobId: parentId, level: "info", message: `Batch accepted: ${childIds.length} ${childType} jobs` } });
+    });
+    for (const childId of childIds) this.deps.dispatcher.submit(childId, input.enginesRequested);
+    return this.get(parentId);
+  }
+
+  async get(id: string): Promise<JobView> {
+    const job = await this.deps.db.job.findUnique({ where: { id }, include: { mediaFile: true } });
+    if (!job) throw new AppError("NOT_FOUND", `Job not found: ${id}`);
+    return toJobView(job, (media) => this.deps.media.uri(media));
+  }
+
+  async list(input: ListJobsInput): Promise<{ jobs: JobView[]; nextCursor: string | null }> {
+    const jobs = await this.deps.db.job.findMany({
+      where: {
+        ...(input.statuses?.length ? { status: { in: input.statuses } } : {}),
+        ...(input.types?.length ? { type: { in: input.types } } : {}),
+        ...(input.createdBefore || input.createdAfter
+          ? { createdAt: { ...(input.createdBefore ? { lt: input.createdBefore } : {}), ...(input.createdAfter ? { gte: input.createdAfter } : {}) } }
+          : {}),
+        ...(input.parentId !== undefined ? { parentId: input.parentId } : {}),
+      },
+      include: { mediaFile: true },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: input.limit + 1,
+      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    });
+    const page = jobs.slice(0, input.limit);
+    return {
+      jobs: page.map((job) => toJobView(job, (media) => this.deps.media.uri(media))),
+      nextCursor: jobs.length > input.limit ? (page[page.length - 1]?.id ?? null) : null,
+    };
+  }
+
+  /** Cancels a queued or running job (and a batch's unfinished children). Finished jobs are left as they are. */
+  async cancel(id: string): Promise<JobView> {
+    const job = await this.get(id);
+    if (isTerminal(job.status)) throw new AppError("CONFLICT", `Job ${id} is already ${job.status} and cannot be cancelled`);
+    const targets = isBatchType(job.type)
+      ? (await this.deps.db.job.findMany({ where: { parentId: id, status: { in: ["QUEUED", "RUNNING"] } }, select: { id: true } })).map((child) => child.id)
+      : [];
+    for (const targetId of [...targets, id]) await this.cancelOne(targetId);
+    return this.get(id);
+  }
+
+  /** Re-queues a failed or cancelled job; for a batch, only its failed and cancelled children. */
+  async retry(id: string): Promise<JobView> {
+    const job = await this.get(id);
+    if (isBatchType(job.type)) {
+      const children = await this.deps.db.job.findMany({ where: { parentId: id, status: { in: ["FAILED", "CANCELLED"] } }, select: { id: true, enginesRequested: true } });
+      if (children.length === 0) throw new AppError("CONFLICT", `Batch ${id} has no failed or cancelled jobs to retry`);
+      for (const child of children) await this.requeueForRetry(child.id);
+      await this.deps.db.job.update({ where: { id }, data: { status: "RUNNING", finishedAt: null, failureReason: null } });
+      await this.deps.store.appendLog(id, [{ level: "info", message: `Retrying ${children.length} failed or cancelled jobs` }]);
+      for (const child of children) this.deps.dispatcher.submit(child.id, child.enginesRequested);
+      return this.get(id);
+    }
+    if (job.status !== "FAILED" && job.status !== "CANCELLED") throw new AppError("CONFLICT", `Job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be retried`);
+    await this.requeueForRetry(id);
+    this.deps.dispatcher.submit(id, job.enginesRequested);
+    if (job.parentId) await this.deps.db.job.updateMany({ where: { id: job.parentId, status: { in: ["DONE", "FAILED", "CANCELLED"] } }, data: { status: "RUNNING", finishedAt: null, failureReason: null } });
+    return this.get(id);
+  }
+
+  /** Deletes a job with its outputs and logs; a running job only with `force` (it is cancelled first). */
+  async delete(id: string, opts: { force: boolean }): Promise<JobView> {
+    const job = await this.get(id);
+    if (!isTerminal(job.status)) {
+      if (!opts.force) throw new AppError("CONFLICT", `Job ${id} is ${job.status}; cancel it first or delete with force=true`);
+      await this.cancel(id);
+    }
+    const mediaIds = (await this.deps.db.job.findMany({ where: { OR: [{ id }, { parentId: id }] }, select: { mediaFileId: true } }))
+      .map((row) => row.mediaFileId)
+      .filter((mediaId): mediaId is string => mediaId !== null);
+    await this.deps.db.job.deleteMany({ where: { parentId: id } });
+    await this.deps.db.job.delete({ where: { id } });
+    await this.deps.media.deleteOrphans(mediaIds);
+    return { ...job, status: "CANCELLED" };
+  }
+
+  /** The transcript of a finished job; NOT_FOUND naming the current status otherwise. */
+  async transcript(id: string): Promise<{ job: JobView; document: TranscriptDocument }> {
+    const job = await this.get(id);
+    if (job.status !== "DONE") {
+      throw new AppError("NOT_FOUND", `Job ${id} is not complete (status ${job.status})`, { status: job.status });
+    }
+    const transcript = await this.deps.db.transcript.findUnique({ where: { jobId: id }, include: { segments: { orderBy: { index: "asc" } } } });
+    if (!transcript) throw new AppError("NOT_FOUND", `Job ${id} has no transcript`, { status: job.status });
+    return {
+      job,
+      document: {
+        jobId: id,
+        language: transcript.language,
+        engine: transcript.engine,
+        durationS: transcript.durationS,
+        createdAt: transcript.createdAt,
+        segments: transcript.segments.map((segment) => ({
+          startS: segment.startS,
+          endS: segment.endS,
+          text: segment.text,
+          words: JSON.parse(segment.words) as TranscriptDocument["segments"][number]["words"],
+        })),
+      },
+    };
+  }
+
+  async log(id: string): Promise<JobLog[]> {
+    await this.get(id);
+    return this.deps.db.jobLog.findMany({ where: { jobId: id }, orderBy: { id: "asc" } });
+  }
+
+  /** Outcome counts of a batch's children. */
+  async batchSummary(parentId: string): Promise<BatchResult & { queued: number; running: number }> {
+    const children = await this.deps.db.job.findMany({ where: { parentId }, select: { id: true, status: true }, orderBy: { createdAt: "asc" } });
+    const count = (status: JobStatus) => children.filter((child) => child.status === status).length;
+    return {
+      total: children.length,
+      done: count("DONE"),
+      failed: count("FAILED"),
+      cancelled: count("CANCELLED"),
+      queued: count("QUEUED"),
+      running: count("RUNNING"),
+      childIds: children.map((child) => child.id),
+    };
+  }
+
+  /**
+   * Recomputes a batch parent from its children. Runs after every child settles (after its
+   * commit), and the final transition is conditional, so concurrent children finishing at
+   * once still finalise the parent exactly once.
+   */
+  async aggregateParent(parentId: string): Promise<void> {
+    const summary = await this.batchSummary(parentId);
+    const finished = summary.done + summary.failed + summary.cancelled;
+    const progress = summary.total === 0 ? 1 : finished / summary.total;
+    if (finished < summary.total) {
+      await this.deps.db.job.updateMany({ where: { id: parentId, status: "RUNNING" }, data: { progress } });
+      return;
+    }
+    const status: JobStatus = summary.failed > 0 ? "FAILED" : summary.done === 0 && summary.cancelled > 0 ? "CANCELLED" : "DONE";
+    const result: BatchResult = batchResultSchema.parse(summary);
+    const failureReason = summary.failed > 0 ? `${summary.failed} of ${summary.total} files failed` : null;
+    const { count } = await this.deps.db.job.updateMany({
+      where: { id: parentId, status: "RUNNING" },
+      data: { status, progress: 1, result: JSON.stringify(result), failureReason, finishedAt: new Date() },
+    });
+    if (count === 1) {
+      await this.deps.store.appendLog(parentId, [{ level: status === "DONE" ? "info" : "warn", message: `Batch finished: ${summary.done} done, ${summary.failed} failed, ${summary.cancelled} cancelled` }]);
+      this.deps.events.emitSettled({ jobId: parentId, parentId: null, status });
+    }
+  }
+
+  /** Resolves once the job is DONE, FAILED or CANCELLED, or rejects with TIMEOUT. */
+  async waitForSettled(id: string, timeoutMs: number): Promise<JobView> {
+    let unsubscribe = () => {};
+    const settled = new Promise<void>((resolve) => {
+      unsubscribe = this.deps.events.onSettled((event) => {
+        if (event.jobId === id) resolve();
+      });
+    });
+    try {
+      const current = await this.get(id);
+      if (isTerminal(current.status)) return current;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      });
+      const outcome = await Promise.race([settled.then(() => "settled" as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === "timeout") throw new AppError("TIMEOUT", `Job ${id} did not finish within ${Math.round(timeoutMs / 1000)} s; poll its status instead`, { jobId: id });
+      return this.get(id);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  private validateEngines(requested: number, admission: Admission): void {
+    if (!Number.isInteger(requested) || requested < 1) throw new AppError("BAD_REQUEST", "parallel_engines must be a positive integer");
+    // The worker API answers 503 for this (its spec); queueing paths would wait forever, so 400.
+    if (admission === "queue" && requested > this.deps.pool.size) {
+      throw new AppError("BAD_REQUEST", `parallel_engines ${requested} exceeds the ${this.deps.pool.size} engines of this server`);
+    }
+  }
+
+  private async cancelOne(id: string): Promise<void> {
+    const { count } = await this.deps.db.job.updateMany({
+      where: { id, status: { in: ["QUEUED", "RUNNING"] } },
+      data: { status: "CANCELLED", finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null, failureReason: "Cancelled by request" },
+    });
+    this.deps.dispatcher.abort(id, "cancelled");
+    if (count === 1) {
+      await this.deps.store.appendLog(id, [{ level: "warn", message: "Cancelled by request" }]);
+      const job = await this.deps.db.job.findUnique({ where: { id }, select: { parentId: true } });
+      this.deps.events.emitSettled({ jobId: id, parentId: job?.parentId ?? null, status: "CANCELLED" });
+    }
+  }
+
+  private async requeueForRetry(id: string): Promise<void> {
+    await this.deps.db.job.updateMany({
+      where: { id, status: { in: ["FAILED", "CANCELLED"] } },
+      data: { status: "QUEUED", attempts: 0, failureReason: null, finishedAt: null, startedAt: null, progress: 0, result: null },
+    });
+    await this.deps.store.appendLog(id, [{ level: "info", message: "Retry requested: job re-queued" }]);
+  }
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { Db } from "../db/client";
+import type { MediaFile } from "../db/models";
+import { AppError, PermanentJobError } from "../errors";
+import { probeMedia, type MediaInfo } from "../media/probe-media";
+import { BlobTooLargeError, type BlobStore } from "../storage/blob-store";
+
+export type UploadMeta = { originalName: string; contentType: string | null };
+
+/** Turns an upload stream into a stored blob and a MediaFile row. */
+export class MediaService {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    /** bytes */
+    private readonly maxUploadBytes: number,
+  ) {}
+
+  async ingest(source: Readable, meta: UploadMeta, signal?: AbortSignal): Promise<MediaFile> {
+    let stored;
+    try {
+      stored = await this.blobs.put(source, { maxBytes: this.maxUploadBytes, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) {
+        throw new AppError("PAYLOAD_TOO_LARGE", `The file is larger than the upload limit of ${this.maxUploadBytes} bytes (MAX_UPLOAD_BYTES)`);
+      }
+      throw error;
+    }
+    if (stored.sizeBytes === 0) throw new AppError("BAD_REQUEST", "The uploaded file is empty (0 bytes)");
+    // Probing here turns a corrupt or non-media upload into an immediate 400 instead of a
+    // failed job later; WAV headers are read in-process, other formats cost one ffprobe.
+    let info: MediaInfo;
+    try {
+      info = await this.probeUpload(stored.key, signal);
+    } catch (error) {
+      await this.deleteBlobIfUnreferenced(stored.key);
+      throw error;
+    }
+    return this.db.mediaFile.create({
+      data: {
+        id: randomUUID(),
+        blobKey: stored.key,
+        sha256: stored.sha256,
+        originalName: sanitizeName(meta.originalName),
+        contentType: meta.contentType,
+        sizeBytes: BigInt(stored.sizeBytes),
+        durationS: info.durationS,
+        format: info.format,
+        sampleRateHz: info.sampleRateHz,
+        channels: info.channels,
+      },
+    });
+  }
+
+  private async probeUpload(key: string, signal?: AbortSignal): Promise<MediaInfo> {
+    let info: MediaInfo;
+    try {
+      info = await probeMedia(await this.blobs.localPath(key), signal);
+    } catch (error) {
+      if (error instanceof PermanentJobError) throw new AppError("BAD_REQUEST", error.message);
+      throw error;
+    }
+    if (!(info.durationS > 0)) throw new AppError("BAD_REQUEST", "The media contains no audio samples (its duration is 0 s)");
+    return info;
+  }
+
+  private async deleteBlobIfUnreferenced(key: string): Promise<void> {
+    const sharing = await this.db.mediaFile.count({ where: { blobKey: key } });
+    if (sharing === 0) await this.blobs.delete(key);
+  }
+
+  async get(id: string): Promise<MediaFile> {
+    const media = await this.db.mediaFile.findUnique({ where: { id } });
+    if (!media) throw new AppError("NOT_FOUND", `Media file not found: ${id}`);
+    return media;
+  }
+
+  uri(media: MediaFile): string {
+    return this.blobs.uri(media.blobKey);
+  }
+
+  /** Deletes media rows no job references any more, and their blobs when no other row shares them. */
+  async deleteOrphans(mediaFileIds: string[]): Promise<void> {
+    for (const id of new Set(mediaFileIds)) {
+      const media = await this.db.mediaFile.findUnique({ where: { id }, include: { _count: { select: { jobs: true } } } });
+      if (!media || media._count.jobs > 0) continue;
+      await this.db.mediaFile.delete({ where: { id } });
+      await this.deleteBlobIfUnreferenced(media.blobKey);
+    }
+  }
+}
+
+/** Keeps the base name only, without control characters, at most 255 characters. */
+function sanitizeName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? "";
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
+  return clean || "upload";
+}

@@ -1,0 +1,136 @@
+import type { TranscriptSegment } from "../asr/engine";
+import { buildCues, roundMs, segmentWords, type CueRules } from "../subtitles/cues";
+import { renderSrt } from "../subtitles/srt";
+import { renderVtt } from "../subtitles/vtt";
+
+export type TranscriptFormat = "txt" | "srt" | "vtt" | "json" | "json-v2";
+
+export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = ["txt", "srt", "vtt", "json", "json-v2"];
+
+/** A finished transcript and the job facts its renderings mention. */
+export type TranscriptDocument = {
+  jobId: string;
+  /** ISO 639-1 code of the transcribed language. */
+  language: string;
+  /** Engine name ("pocketsphinx", ...). */
+  engine: string;
+  /** Media duration in seconds. */
+  durationS: number;
+  /** When the job was created. */
+  createdAt: Date;
+  segments: TranscriptSegment[];
+};
+
+/** Extra facts for the json-v2 (Speechmatics) rendering and the subtitle layout. */
+export type RenderMeta = {
+  /** The uploaded file's name (json-v2 `job.data_name`). */
+  dataName?: string;
+  /** The language the job asked for (json-v2 `transcription_config.language`); default the document's. */
+  language?: string;
+  /** Further transcription_config fields the job was submitted with (json-v2 `metadata.transcription_config`). */
+  transcriptionConfig?: Record<string, unknown>;
+  /** When the transcript was produced (json-v2 `metadata.created_at`); default `createdAt`. */
+  transcriptCreatedAt?: Date;
+  /** Subtitle layout for srt/vtt. */
+  cueRules?: CueRules;
+};
+
+export type RenderedTranscript = { body: string; contentType: string };
+
+/** Renders a transcript in one of the download formats. */
+export function renderTranscript(doc: TranscriptDocument, format: TranscriptFormat, meta: RenderMeta = {}): RenderedTranscript {
+  switch (format) {
+    case "txt":
+      return { body: renderText(doc.segments), contentType: "text/plain; charset=utf-8" };
+    case "srt":
+      return { body: renderSrt(buildCues(doc.segments, meta.cueRules)), contentType: "application/x-subrip; charset=utf-8" };
+    case "vtt":
+      return { body: renderVtt(buildCues(doc.segments, meta.cueRules)), contentType: "text/vtt; charset=utf-8" };
+    case "json":
+      return { body: JSON.stringify(toJson(doc), null, 2), contentType: "application/json; charset=utf-8" };
+    case "json-v2":
+      return { body: JSON.stringify(toJsonV2(doc, meta), null, 2), contentType: "application/json; charset=utf-8" };
+    default: {
+      const unknown: never = format;
+      throw new Error(`Unknown transcript format ${String(unknown)}`);
+    }
+  }
+}
+
+function renderText(segments: readonly TranscriptSegment[]): string {
+  const lines = segments.map((segment) => segment.text.trim()).filter((text) => text.length > 0);
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/** Confidence to 3 decimals: more digits are noise and bloat the body. */
+function roundConfidence(value: number): number {
+  return Math.round(Math.min(1, Math.max(0, value)) * 1000) / 1000;
+}
+
+/** The platform's own JSON: seconds throughout. */
+export type TranscriptJson = {
+  job_id: string;
+  language: string;
+  engine: string;
+  /** s */
+  duration: number;
+  segments: { start: number; end: number; text: string; words: { word: string; start: number; end: number; confidence: number }[] }[];
+};
+
+function toJson(doc: TranscriptDocument): TranscriptJson {
+  return {
+    job_id: doc.jobId,
+    language: doc.language,
+    engine: doc.engine,
+    duration: roundMs(doc.durationS),
+    segments: doc.segments.map((segment) => ({
+      start: roundMs(segment.startS),
+      end: roundMs(segment.endS),
+      text: segment.text,
+      words: segment.words.map((word) => ({ word: word.text, start: roundMs(word.startS), end: roundMs(word.endS), confidence: roundConfidence(word.confidence) })),
+    })),
+  };
+}
+
+/** The Speechmatics batch (v2) transcript, format 2.9. PocketSphinx emits no punctuation entries. */
+export type TranscriptJsonV2 = {
+  format: "2.9";
+  job: { id: string; created_at: string; data_name: string; /** whole s */ duration: number };
+  metadata: { created_at: string; type: "transcription"; transcription_config: Record<string, unknown> };
+  results: {
+    type: "word";
+    /** s */
+    start_time: number;
+    /** s */
+    end_time: number;
+    alternatives: { content: string; confidence: number; language: string }[];
+  }[];
+};
+
+function toJsonV2(doc: TranscriptDocument, meta: RenderMeta): TranscriptJsonV2 {
+  const results = [...doc.segments]
+    .sort((a, b) => a.startS - b.startS)
+    .flatMap((segment) => segmentWords(segment))
+    .map((word) => ({
+      type: "word" as const,
+      start_time: roundMs(word.startS),
+      end_time: roundMs(word.endS),
+      alternatives: [{ content: word.text, confidence: roundConfidence(word.confidence), language: doc.language }],
+    }));
+  return {
+    format: "2.9",
+    job: {
+      id: doc.jobId,
+      created_at: doc.createdAt.toISOString(),
+      data_name: meta.dataName ?? "",
+      // Speechmatics states the job's duration in whole seconds.
+      duration: Math.round(doc.durationS),
+    },
+    metadata: {
+      created_at: (meta.transcriptCreatedAt ?? doc.createdAt).toISOString(),
+      type: "transcription",
+      transcription_config: { language: meta.language ?? doc.language, ...meta.transcriptionConfig },
+    },
+    results,
+  };
+}
