@@ -192,7 +192,12 @@ function postgresFactory(url: string): EngineAdapterFactory {
       await mainPool.query(`CREATE DATABASE ${quoteIdent(name)}`);
       shadowDatabases.add(name);
       const shadowPool = createCharSafePool(withPostgresDatabase(url, name));
-      const inner = await adapterFor(shadowPool).connect();
+      const inner = await adapterFor(shadowPool)
+        .connect()
+        .catch(async (error: unknown) => {
+          await shadowPool.end();
+          throw error; // the database itself is dropped by cleanup
+        });
       return tracker.track(inner, {}, async () => {
         await shadowPool.end();
         await dropShadow(name);

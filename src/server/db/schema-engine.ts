@@ -128,8 +128,11 @@ function explainEngineError(error: unknown, registry: ErrorRegistry): Error {
   }
   const code = (error as { code?: unknown }).code;
   const head = typeof code === "string" ? `${code}: ` : "";
-  // The engine appends a Rust span trace ("   0: sql_schema_connector::..."); it helps nobody here.
-  const message = base.message.split(/\n\s+0: /)[0]!.trim();
+  // The engine appends a Rust span trace ("   0: sql_schema_connector::..."); only the migration
+  // it was working on is worth keeping from it.
+  const [text, trace = ""] = base.message.split(/\n\s+0: /, 2);
+  const migration = /migration_name="([^"]+)"/.exec(trace)?.[1];
+  const message = (migration && !text!.includes(migration) ? `Migration ${migration} failed: ` : "") + text!.trim();
   const suffix = causes.length > 0 ? `\nCaused by: ${causes.join("\nCaused by: ")}` : "";
   const wrapped = new Error(`${head}${message}${suffix}`, { cause: error });
   return Object.assign(wrapped, typeof code === "string" ? { code } : {});
