@@ -1,0 +1,525 @@
+/**
+ * Control-plane overhead benchmark (printed figures, not a timed test).
+ *
+ * Pushes N one-second WAV jobs through POST /v2/jobs at a fixed client concurrency, each
+ * client loop polling GET /v2/jobs/{id} until DONE, against the real server process with an
+ * engine that answers at once (bench/instant-engine.ts). Beside it, the request rate of a
+ * trivial Node HTTP server measured with the same client, as the machine's ceiling.
+ *
+ *   npx tsx bench/control-plane.ts [--jobs 1000] [--concurrency 32] [--runs 3]
+ *     [--database sqlite|postgres] [--parallel N] [--poll-ms 5] [--baseline-requests 20000]
+ *     [--cpu-prof]
+ *
+ * Client, server and baseline share the machine, so the figures are for the whole loop on
+ * that machine; the per-job CPU figures say which side spent it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startServerProcess, type ServerProcess } from "../tests/helpers/server-process";
+import { createTestDatabase, type TestDatabase } from "../tests/helpers/test-database";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const RESULTS_DIR = path.join(ROOT, "bench/results");
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+type DatabaseKind = "sqlite" | "postgres";
+
+type Options = {
+  jobs: number;
+  concurrency: number;
+  runs: number;
+  database: DatabaseKind;
+  /** Engine slots of the server. */
+  parallel: number;
+  /** ms between GET polls of one job. */
+  pollMs: number;
+  /** ms a client loop waits before retrying a POST answered 503. */
+  retryMs: number;
+  baselineRequests: number;
+  /** Write a V8 CPU profile of each server run to bench/results/. */
+  cpuProf: boolean;
+};
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      jobs: { type: "string" },
+      concurrency: { type: "string" },
+      runs: { type: "string" },
+      database: { type: "string" },
+      parallel: { type: "string" },
+      "poll-ms": { type: "string" },
+      "baseline-requests": { type: "string" },
+      "cpu-prof": { type: "boolean" },
+    },
+    strict: true,
+  });
+  const database = values.database ?? "sqlite";
+  if (database !== "sqlite" && database !== "postgres") throw new Error(`--database must be sqlite or postgres, got ${database}`);
+  const concurrency = positiveInt("concurrency", values.concurrency, 32);
+  return {
+    jobs: positiveInt("jobs", values.jobs, 1000),
+    concurrency,
+    runs: positiveInt("runs", values.runs, 3),
+    database,
+    // Twice the client concurrency: a job's slot is released just after its DONE is written,
+    // so a client that saw DONE and submits at once could otherwise find its old slot still
+    // held and get a 503. Slots of the instant engine cost nothing, and with more slots than
+    // clients the engines can never be the bottleneck, which is the point here.
+    parallel: Math.min(256, positiveInt("parallel", values.parallel, concurrency * 2)),
+    pollMs: positiveInt("poll-ms", values["poll-ms"], 5),
+    retryMs: 2,
+    baselineRequests: positiveInt("baseline-requests", values["baseline-requests"], 20_000),
+    cpuProf: values["cpu-prof"] ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Cleanup: every child process and temp resource goes away on exit, including Ctrl-C.
+
+const children = new Set<ChildProcess>();
+const cleanups = new Set<() => Promise<void>>();
+
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+}
+
+async function runCleanups(): Promise<void> {
+  const pending = [...cleanups];
+  cleanups.clear();
+  await Promise.allSettled(pending.map((cleanup) => cleanup()));
+}
+
+function installExitHandlers(): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping child processes\n`);
+    for (const child of children) child.kill("SIGKILL");
+    void runCleanups().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  // Last resort for crashes: 'exit' handlers must be synchronous, so only kill here.
+  process.once("exit", () => {
+    for (const child of children) child.kill("SIGKILL");
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Media: distinct one-second 16 kHz mono s16 WAVs, so content addressing stores each once.
+
+const SAMPLE_RATE_HZ = 16_000;
+
+function wavHeader(dataBytes: number): Buffer {
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0, "ascii");
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write("WAVE", 8, "ascii");
+  header.write("fmt ", 12, "ascii");
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(SAMPLE_RATE_HZ, 24);
+  header.writeUInt32LE(SAMPLE_RATE_HZ * 2, 28); // byte rate
+  header.writeUInt16LE(2, 32); // block align
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write("data", 36, "ascii");
+  header.writeUInt32LE(dataBytes, 40);
+  return header;
+}
+
+/** A one-second sine whose frequency differs per index (0.5 Hz steps), hence distinct bytes. */
+function sineWav(index: number): Buffer {
+  const frequencyHz = 200 + index * 0.5;
+  const samples = Buffer.alloc(SAMPLE_RATE_HZ * 2);
+  for (let n = 0; n < SAMPLE_RATE_HZ; n++) {
+    samples.writeInt16LE(Math.round(10_000 * Math.sin((2 * Math.PI * frequencyHz * n) / SAMPLE_RATE_HZ)), n * 2);
+  }
+  return Buffer.concat([wavHeader(samples.length), samples]);
+}
+
+async function writeWavFiles(dir: string, count: number): Promise<string[]> {
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const file = path.join(dir, `tone-${String(i).padStart(5, "0")}.wav`);
+    await writeFile(file, sineWav(i));
+    files.push(file);
+  }
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP client: node:http with a keep-alive agent (one socket per client loop), which costs
+// the shared CPU less than fetch.
+
+type HttpResponse = { status: number; body: string; ms: number };
+
+type RequestSpec = { method: "GET" | "POST"; path: string; headers?: http.OutgoingHttpHeaders; body?: Buffer };
+
+type Client = { request(spec: RequestSpec): Promise<HttpResponse>; close(): void };
+
+function createClient(baseUrl: string, concurrency: number): Client {
+  const url = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const request = (spec: RequestSpec) =>
+    new Promise<HttpResponse>((resolve, reject) => {
+      const started = performance.now();
+      const headers = spec.body ? { ...spec.headers, "content-length": spec.body.length } : spec.headers;
+      const req = http.request({ host: url.hostname, port: url.port, method: spec.method, path: spec.path, headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end(spec.body);
+    });
+  return { request, close: () => agent.destroy() };
+}
+
+const BOUNDARY = "----control-plane-bench";
+const JOB_CONFIG = JSON.stringify({ type: "transcription", transcription_config: { language: "en" } });
+const PROCESSING_DATA = JSON.stringify({ parallel_engines: 1 });
+
+/** The POST /v2/jobs body: the config field, then the media as data_file. */
+function jobRequest(fileName: string, media: Buffer): RequestSpec {
+  const head =
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="config"\r\n\r\n${JOB_CONFIG}\r\n` +
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="data_file"; filename="${fileName}"\r\nContent-Type: audio/wav\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head), media, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
+  return {
+    method: "POST",
+    path: "/v2/jobs",
+    headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, "x-sm-processing-data": PROCESSING_DATA },
+    body,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics
+
+/** Nearest-rank percentile of unsorted values (0 for none). */
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** CPU time (user + system, ms) a process has used so far; Linux only, else NaN. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Clock ticks; USER_HZ is 100 on every Linux build Node supports.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------
+// The measured loop
+
+type LoadSamples = {
+  submitToDoneMs: number[];
+  postMs: number[];
+  getMs: number[];
+  retries503: number;
+  failed: number;
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** POSTs one job, retrying 503 (all engines busy) after a short wait; returns its id. */
+async function submitJob(client: Client, spec: RequestSpec, retryMs: number, samples: LoadSamples): Promise<string> {
+  for (;;) {
+    const res = await client.request(spec);
+    if (res.status === 201) {
+      samples.postMs.push(res.ms);
+      return (JSON.parse(res.body) as { job_id: string }).job_id;
+    }
+    if (res.status !== 503) throw new Error(`POST /v2/jobs answered ${res.status}: ${res.body}`);
+    samples.retries503 += 1;
+    await sleep(retryMs);
+  }
+}
+
+/** Polls until the job leaves RUNNING; returns whether it finished DONE. */
+async function awaitJob(client: Client, jobId: string, pollMs: number, samples: LoadSamples): Promise<boolean> {
+  for (;;) {
+    await sleep(pollMs);
+    const res = await client.request({ method: "GET", path: `/v2/jobs/${jobId}` });
+    samples.getMs.push(res.ms);
+    if (res.status !== 200) throw new Error(`GET /v2/jobs/${jobId} answered ${res.status}: ${res.body}`);
+    const status = (JSON.parse(res.body) as { job: { status: string } }).job.status.toUpperCase();
+    if (status !== "RUNNING") return status === "DONE";
+  }
+}
+
+/** `concurrency` loops, each taking the next file, submitting it and waiting for DONE. */
+async function driveJobs(client: Client, files: readonly string[], options: Options): Promise<LoadSamples> {
+  const samples: LoadSamples = { submitToDoneMs: [], postMs: [], getMs: [], retries503: 0, failed: 0 };
+  let next = 0;
+  const loop = async () => {
+    for (let index = next++; index < files.length; index = next++) {
+      const file = files[index]!;
+      const started = performance.now();
+      const spec = jobRequest(path.basename(file), await readFile(file));
+      const jobId = await submitJob(client, spec, options.retryMs, samples);
+      if (await awaitJob(client, jobId, options.pollMs, samples)) samples.submitToDoneMs.push(performance.now() - started);
+      else samples.failed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  return samples;
+}
+
+// ---------------------------------------------------------------------------------------
+// One run: a fresh database and server, the load, the figures.
+
+const METRIC_LABELS = {
+  jobsDone: "jobs DONE",
+  jobsFailed: "jobs not DONE",
+  wallS: "wall s",
+  jobsPerS: "jobs/s end to end",
+  doneP50Ms: "submit→DONE p50 ms",
+  doneP90Ms: "submit→DONE p90 ms",
+  doneP99Ms: "submit→DONE p99 ms",
+  postP50Ms: "POST /v2/jobs p50 ms",
+  postP99Ms: "POST /v2/jobs p99 ms",
+  getP50Ms: "GET /v2/jobs/{id} p50 ms",
+  getP99Ms: "GET /v2/jobs/{id} p99 ms",
+  getsPerJob: "GETs per job",
+  retries503: "503 retries",
+  serverCpuMsPerJob: "server CPU ms/job",
+  clientCpuMsPerJob: "client CPU ms/job",
+} as const;
+
+type MetricKey = keyof typeof METRIC_LABELS;
+type RunMetrics = Record<MetricKey, number>;
+
+type BenchServer = { server: ServerProcess; stop(): Promise<void> };
+
+async function databaseFor(kind: DatabaseKind): Promise<TestDatabase | null> {
+  return kind === "postgres" ? createTestDatabase("postgresql") : null;
+}
+
+/** The server on a fresh DATA_DIR (and, for postgres, a fresh database); stop() removes both. */
+async function startBenchServer(options: Options, runIndex: number): Promise<BenchServer> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-data-"));
+  const database = await databaseFor(options.database);
+  const discard = async () => {
+    await rm(dataDir, { recursive: true, force: true });
+    await database?.drop();
+  };
+  cleanups.add(discard);
+  const profileDir = path.join(RESULTS_DIR, `cpu-prof-run${runIndex + 1}`);
+  const server = await startServerProcess({
+    env: {
+      DATA_DIR: dataDir,
+      ...(database ? { DATABASE_URL: database.url } : {}),
+      PARALLEL: String(options.parallel),
+      ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"),
+      // "info", not "warn": startServerProcess waits for the info-level "listening" line, and
+      // the server logs nothing per job below warn, so the hot path is the same.
+      LOG_LEVEL: "info",
+      ...(options.cpuProf ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
+    },
+  });
+  track(server.child);
+  return {
+    server,
+    stop: async () => {
+      // SIGTERM drains (nothing runs by now) and exits normally, which --cpu-prof needs.
+      await server.kill("SIGTERM");
+      cleanups.delete(discard);
+      await discard();
+    },
+  };
+}
+
+function toMetrics(samples: LoadSamples, wallS: number, serverCpuMs: number, clientCpuMs: number, jobs: number): RunMetrics {
+  const done = samples.submitToDoneMs.length;
+  return {
+    jobsDone: done,
+    jobsFailed: samples.failed,
+    wallS,
+    jobsPerS: done / wallS,
+    doneP50Ms: percentile(samples.submitToDoneMs, 50),
+    doneP90Ms: percentile(samples.submitToDoneMs, 90),
+    doneP99Ms: percentile(samples.submitToDoneMs, 99),
+    postP50Ms: percentile(samples.postMs, 50),
+    postP99Ms: percentile(samples.postMs, 99),
+    getP50Ms: percentile(samples.getMs, 50),
+    getP99Ms: percentile(samples.getMs, 99),
+    getsPerJob: samples.getMs.length / jobs,
+    retries503: samples.retries503,
+    serverCpuMsPerJob: serverCpuMs / jobs,
+    clientCpuMsPerJob: clientCpuMs / jobs,
+  };
+}
+
+async function measureRun(options: Options, files: readonly string[], runIndex: number): Promise<RunMetrics> {
+  const bench = await startBenchServer(options, runIndex);
+  const client = createClient(bench.server.baseUrl, options.concurrency);
+  try {
+    const serverCpuBefore = processCpuMs(bench.server.child.pid);
+    const clientCpuBefore = ownCpuMs();
+    const started = performance.now();
+    const samples = await driveJobs(client, files, options);
+    const wallS = (performance.now() - started) / 1000;
+    const serverCpuMs = processCpuMs(bench.server.child.pid) - serverCpuBefore;
+    return toMetrics(samples, wallS, serverCpuMs, ownCpuMs() - clientCpuBefore, files.length);
+  } finally {
+    client.close();
+    await bench.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Baseline: a trivial Node HTTP server in a child process, the same client.
+
+type Baseline = { requests: number; wallS: number; requestsPerS: number; p50Ms: number; p99Ms: number };
+
+const TRIVIAL_SERVER = `
+const server = require("node:http").createServer((req, res) => res.end("ok"));
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`;
+
+function startTrivialServer(): Promise<{ baseUrl: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["-e", TRIVIAL_SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  track(child);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`trivial server exited with ${code}`)));
+    child.stdout!.once("data", (chunk: Buffer) => resolve({ baseUrl: `http://127.0.0.1:${chunk.toString().trim()}`, child }));
+  });
+}
+
+async function measureBaseline(options: Options): Promise<Baseline> {
+  const { baseUrl, child } = await startTrivialServer();
+  const client = createClient(baseUrl, options.concurrency);
+  const latencies: number[] = [];
+  let remaining = options.baselineRequests;
+  const loop = async () => {
+    while (remaining-- > 0) latencies.push((await client.request({ method: "GET", path: "/" })).ms);
+  };
+  try {
+    const started = performance.now();
+    await Promise.all(Array.from({ length: options.concurrency }, loop));
+    const wallS = (performance.now() - started) / 1000;
+    return { requests: latencies.length, wallS, requestsPerS: latencies.length / wallS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  } finally {
+    client.close();
+    child.kill("SIGKILL");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+function machine(): Record<string, string | number> {
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+function format(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return Number.isInteger(value) ? String(value) : value.toFixed(value < 10 ? 2 : 1);
+}
+
+function medians(runs: readonly RunMetrics[]): RunMetrics {
+  const keys = Object.keys(METRIC_LABELS) as MetricKey[];
+  return Object.fromEntries(keys.map((key) => [key, median(runs.map((run) => run[key]))])) as RunMetrics;
+}
+
+function printTable(runs: readonly RunMetrics[], summary: RunMetrics): void {
+  const keys = Object.keys(METRIC_LABELS) as MetricKey[];
+  const header = ["metric", ...runs.map((_, i) => `run ${i + 1}`), "median"];
+  const rows = keys.map((key) => [METRIC_LABELS[key], ...runs.map((run) => format(run[key])), format(summary[key])]);
+  const widths = header.map((_, col) => Math.max(...[header, ...rows].map((row) => (row[col] ?? "").length)));
+  for (const row of [header, ...rows]) {
+    console.log(row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  "));
+  }
+}
+
+async function writeSummary(summary: unknown): Promise<string> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `control-plane-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const options = parseOptions(process.argv.slice(2));
+  console.log("machine:", machine());
+  console.log(
+    `options: ${options.jobs} jobs, concurrency ${options.concurrency}, ${options.runs} runs, ${options.database}, PARALLEL=${options.parallel}, poll ${options.pollMs} ms`,
+  );
+
+  const mediaDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-media-"));
+  cleanups.add(() => rm(mediaDir, { recursive: true, force: true }));
+  const files = await writeWavFiles(mediaDir, options.jobs);
+
+  const runs: RunMetrics[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const run = await measureRun(options, files, i);
+    console.log(`run ${i + 1}: ${format(run.jobsPerS)} jobs/s, submit→DONE p99 ${format(run.doneP99Ms)} ms, GET p99 ${format(run.getP99Ms)} ms, ${run.retries503} 503 retries`);
+    runs.push(run);
+  }
+  const baseline = await measureBaseline(options);
+  await runCleanups();
+
+  const summary = medians(runs);
+  console.log("");
+  printTable(runs, summary);
+  console.log(
+    `\nbaseline (trivial node:http server, same client, concurrency ${options.concurrency}): ${format(baseline.requestsPerS)} req/s over ${baseline.requests} requests, p50 ${format(baseline.p50Ms)} ms, p99 ${format(baseline.p99Ms)} ms`,
+  );
+  const file = await writeSummary({ at: new Date().toISOString(), machine: machine(), options, runs, medians: summary, baseline });
+  console.log(`summary: ${path.relative(ROOT, file)}`);
+}
+
+main().catch(async (error: unknown) => {
+  process.stderr.write(`control-plane bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  for (const child of children) child.kill("SIGKILL");
+  await runCleanups();
+  process.exit(1);
+});
