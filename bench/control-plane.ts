@@ -327,6 +327,34 @@ const METRIC_LABELS = {
 type MetricKey = keyof typeof METRIC_LABELS;
 type RunMetrics = Record<MetricKey, number>;
 
+/**
+ * Node refuses --cpu-prof in NODE_OPTIONS (and startServerProcess owns the command line), so
+ * the server is profiled by a preloaded module that drives the inspector's profiler and
+ * writes the profile on exit. It must be plain JS: it becomes a data: URL for --import.
+ */
+const PROFILER_HOOK = `
+import { Session } from "node:inspector";
+import { mkdirSync, writeFileSync } from "node:fs";
+const dir = process.env.BENCH_CPU_PROF_DIR;
+const session = new Session();
+session.connect();
+session.post("Profiler.enable");
+session.post("Profiler.start");
+process.once("exit", () => {
+  // A same-thread inspector session answers synchronously, as an exit handler needs.
+  session.post("Profiler.stop", (error, result) => {
+    if (error) return;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(dir + "/server-" + process.pid + ".cpuprofile", JSON.stringify(result.profile));
+  });
+});
+`;
+
+function profilerEnv(profileDir: string): Record<string, string> {
+  const hook = `--import=data:text/javascript,${encodeURIComponent(PROFILER_HOOK)}`;
+  return { BENCH_CPU_PROF_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${hook}`.trim() };
+}
+
 type BenchServer = { server: ServerProcess; stop(): Promise<void> };
 
 async function databaseFor(kind: DatabaseKind): Promise<TestDatabase | null> {
@@ -352,14 +380,14 @@ async function startBenchServer(options: Options, runIndex: number): Promise<Ben
       // "info", not "warn": startServerProcess waits for the info-level "listening" line, and
       // the server logs nothing per job below warn, so the hot path is the same.
       LOG_LEVEL: "info",
-      ...(options.cpuProf ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
+      ...(options.cpuProf ? profilerEnv(profileDir) : {}),
     },
   });
   track(server.child);
   return {
     server,
     stop: async () => {
-      // SIGTERM drains (nothing runs by now) and exits normally, which --cpu-prof needs.
+      // SIGTERM drains (nothing runs by now) and exits normally, so the profiler hook can write.
       await server.kill("SIGTERM");
       cleanups.delete(discard);
       await discard();

@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
-import type {
-  SqlDriverAdapter,
-  SqlMigrationAwareDriverAdapterFactory,
-  SqlQuery,
+import {
+  isDriverAdapterError,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+  type SqlQuery,
+  type SqlResultSet,
+  type Transaction,
 } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 import { providerFromUrl, sqlitePathFromUrl, withPostgresDatabase } from "./database-url";
@@ -19,18 +22,100 @@ export type EngineAdapterFactory = SqlMigrationAwareDriverAdapterFactory & {
   cleanup(): Promise<void>;
 };
 
-type AdapterPatch = Partial<Pick<SqlDriverAdapter, "executeRaw" | "dispose">>;
+type AdapterPatch = Partial<Pick<SqlDriverAdapter, "queryRaw" | "executeRaw" | "dispose">>;
 
-/** Delegates to `inner` (a class instance with private state, so no spreading) with overrides. */
+/**
+ * The driver error kinds the wasm schema engine (7.10) can deserialize. The adapters report a
+ * few more (`SocketTimeout`, which adapter-better-sqlite3 uses for SQLITE_BUSY, `InvalidInputValue`,
+ * `InconsistentColumnData`, `RestrictViolation`); the engine answers those with an opaque
+ * "unknown variant `SocketTimeout`" that hides the driver's message.
+ */
+const ENGINE_ERROR_KINDS: ReadonlySet<string> = new Set([
+  "GenericJs",
+  "UnsupportedNativeDataType",
+  "InvalidIsolationLevel",
+  "LengthMismatch",
+  "UniqueConstraintViolation",
+  "NullConstraintViolation",
+  "ForeignKeyConstraintViolation",
+  "DatabaseNotReachable",
+  "DatabaseDoesNotExist",
+  "DatabaseAlreadyExists",
+  "DatabaseAccessDenied",
+  "ConnectionClosed",
+  "TlsConnectionError",
+  "AuthenticationFailed",
+  "TransactionWriteConflict",
+  "TableDoesNotExist",
+  "ColumnNotFound",
+  "TooManyConnections",
+  "ValueOutOfRange",
+  "MissingFullTextSearchIndex",
+  "TransactionAlreadyClosed",
+  "postgres",
+  "mysql",
+  "sqlite",
+  "mssql",
+]);
+
+type DriverErrorPayload = { kind: string; originalCode?: string; originalMessage?: string; message?: string };
+
+/**
+ * Rethrows a driver error whose kind the engine does not know as a plain `Error` carrying the
+ * driver's code and message. driver-adapter-utils hands plain errors to the engine as
+ * `GenericJs` with an id into its error registry, and schema-engine.ts appends the registered
+ * error's message to the engine's, so the cause stays readable ("SQLITE_BUSY: database is locked").
+ */
+function toEngineError(error: unknown): unknown {
+  if (!isDriverAdapterError(error)) return error;
+  const payload = error.cause as DriverErrorPayload;
+  if (ENGINE_ERROR_KINDS.has(payload.kind)) return error;
+  const code = payload.originalCode ?? payload.kind;
+  const message = payload.originalMessage ?? payload.message ?? error.message;
+  return Object.assign(new Error(`${code}: ${message} (driver error ${payload.kind})`, { cause: error }), {
+    code,
+  });
+}
+
+function engineSafe<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (error) {
+      throw toEngineError(error);
+    }
+  };
+}
+
+function wrapTransaction(inner: Transaction): Transaction {
+  const tx: Transaction = {
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    options: inner.options,
+    queryRaw: engineSafe((query) => inner.queryRaw(query)),
+    executeRaw: engineSafe((query) => inner.executeRaw(query)),
+    commit: engineSafe(() => inner.commit()),
+    rollback: engineSafe(() => inner.rollback()),
+  };
+  if (inner.createSavepoint) tx.createSavepoint = engineSafe((name) => inner.createSavepoint!(name));
+  if (inner.rollbackToSavepoint) tx.rollbackToSavepoint = engineSafe((name) => inner.rollbackToSavepoint!(name));
+  if (inner.releaseSavepoint) tx.releaseSavepoint = engineSafe((name) => inner.releaseSavepoint!(name));
+  return tx;
+}
+
+/**
+ * Delegates to `inner` (a class instance with private state, so no spreading) with overrides,
+ * translating driver errors the engine cannot deserialize (see {@link toEngineError}).
+ */
 function delegate(inner: SqlDriverAdapter, patch: AdapterPatch): SqlDriverAdapter {
   const adapter: SqlDriverAdapter = {
     provider: inner.provider,
     adapterName: inner.adapterName,
-    queryRaw: (query) => inner.queryRaw(query),
-    executeRaw: patch.executeRaw ?? ((query) => inner.executeRaw(query)),
-    executeScript: (script) => inner.executeScript(script),
-    startTransaction: (isolationLevel) => inner.startTransaction(isolationLevel),
-    dispose: patch.dispose ?? (() => inner.dispose()),
+    queryRaw: engineSafe(patch.queryRaw ?? ((query) => inner.queryRaw(query))),
+    executeRaw: engineSafe(patch.executeRaw ?? ((query) => inner.executeRaw(query))),
+    executeScript: engineSafe((script) => inner.executeScript(script)),
+    startTransaction: engineSafe(async (isolationLevel) => wrapTransaction(await inner.startTransaction(isolationLevel))),
+    dispose: engineSafe(patch.dispose ?? (() => inner.dispose())),
   };
   // Only present when the driver has it: driver-adapter-utils checks for the property itself.
   if (inner.getConnectionInfo) adapter.getConnectionInfo = () => inner.getConnectionInfo!();
@@ -69,9 +154,29 @@ function isMultiStatementError(error: unknown): boolean {
 }
 
 /**
- * SQLite factory. better-sqlite3 prepares one statement at a time, but the engine sends whole
- * migration scripts through `executeRaw` when replaying migrations on the shadow database, so
- * parameterless multi-statement SQL is rerouted to `executeScript` (`Database#exec`).
+ * The engine's SQLite "advisory lock": it switches its connection to exclusive locking mode before
+ * its first query. On a WAL database, a connection in exclusive mode needs an EXCLUSIVE lock on
+ * the database file even to read, while every other connection that has read the database holds
+ * a SHARED lock on it for as long as it stays open. So with the server running (its Prisma client
+ * connected and idle), the engine's first query waits out the busy timeout and fails with
+ * SQLITE_BUSY; and while it did hold the lock, the server would be locked out of its database.
+ */
+function isExclusiveLockingPragma(sql: string): boolean {
+  return /^\s*PRAGMA\s+(?:main\.)?locking_mode\s*=\s*'?EXCLUSIVE'?\s*;?\s*$/i.test(sql);
+}
+
+const EMPTY_RESULT: SqlResultSet = { columnNames: [], columnTypes: [], rows: [] };
+
+/**
+ * SQLite factory.
+ *
+ * - The engine's `PRAGMA main.locking_mode=EXCLUSIVE` is skipped (see
+ *   {@link isExclusiveLockingPragma}): migrators already take turns under migration-lock.ts,
+ *   and in NORMAL mode the engine reads alongside other processes (WAL) and waits for the write
+ *   lock (busy timeout) like any other writer, so it migrates a database that is in use.
+ * - better-sqlite3 prepares one statement at a time, but the engine sends whole migration scripts
+ *   through `executeRaw` when replaying migrations on the shadow database, so parameterless
+ *   multi-statement SQL is rerouted to `executeScript` (`Database#exec`).
  */
 function sqliteFactory(url: string, shadowUrl: string | undefined): EngineAdapterFactory {
   const file = sqlitePathFromUrl(url);
@@ -80,7 +185,12 @@ function sqliteFactory(url: string, shadowUrl: string | undefined): EngineAdapte
 
   const wrap = (inner: SqlDriverAdapter): SqlDriverAdapter =>
     tracker.track(inner, {
+      async queryRaw(query: SqlQuery) {
+        if (isExclusiveLockingPragma(query.sql)) return EMPTY_RESULT;
+        return inner.queryRaw(query);
+      },
       async executeRaw(query: SqlQuery) {
+        if (isExclusiveLockingPragma(query.sql)) return 0;
         try {
           return await inner.executeRaw(query);
         } catch (error) {
