@@ -43,9 +43,15 @@ async function recordedMigrations(provider: DatabaseProvider, url: string): Prom
 
 type ChildResult = { code: number | null; stdout: string; stderr: string };
 
-function runChild(url: string, signal: string): Promise<ChildResult> {
+function appliedByChild(result: ChildResult): string[] {
+  assert.equal(result.code, 0, `child failed:\n${result.stderr}`);
+  return (JSON.parse(result.stdout.trim()) as { applied: string[] }).applied;
+}
+
+function runChild(url: string, signal?: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD_SCRIPT, url, signal], {
+    const args = ["--import", "tsx", CHILD_SCRIPT, url, ...(signal ? [signal] : [])];
+    const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -127,8 +133,7 @@ for (const provider of TEST_PROVIDERS) {
       await writeFile(signal, "");
       const results = await Promise.all(children);
 
-      for (const result of results) assert.equal(result.code, 0, `child failed:\n${result.stderr}`);
-      const applied = results.map((result) => (JSON.parse(result.stdout.trim()) as { applied: string[] }).applied);
+      const applied = results.map(appliedByChild);
       const expected = await committedMigrationNames(provider);
       // Exactly one child applied everything; the other found nothing left to do.
       assert.deepEqual(applied.flat().sort(), [...expected].sort());
@@ -137,5 +142,72 @@ for (const provider of TEST_PROVIDERS) {
       const rows = await recordedMigrations(provider, db.url);
       assert.deepEqual(rows.map((row) => row.migration_name), expected);
     });
+    it("migrates from another process while this one has the database open, idle and writing", async () => {
+      const db = await createTestDatabase(provider);
+      cleanups.push(db.drop);
+      await migrateDatabase(db.url);
+
+      const database = await openDatabase(db.url);
+      try {
+        // Connected and idle, as a server between requests. On SQLite (WAL) the client now holds
+        // a shared lock on the database file for as long as it stays open.
+        await database.prisma.job.count();
+        assert.deepEqual(appliedByChild(await runChild(db.url)), []);
+
+        // Writing all the time, as a server taking jobs.
+        let writes = 0;
+        let stop = false;
+        const writer = (async () => {
+          while (!stop) {
+            const id = `job_${writes}`;
+            await database.prisma.job.create({ data: { id, type: "transcribe", status: "QUEUED", params: "{}" } });
+            await database.prisma.$transaction(async (tx) => {
+              await tx.job.update({ where: { id }, data: { status: "RUNNING", attempts: { increment: 1 } } });
+            });
+            writes++;
+          }
+        })();
+        let during: number;
+        let result: ChildResult;
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          const before = writes;
+          result = await runChild(db.url);
+          during = writes - before;
+        } finally {
+          stop = true;
+          await writer; // rethrows a failed write: the migrator must not have locked the server out
+        }
+        assert.deepEqual(appliedByChild(result), []);
+        assert.ok(during > 0, "the server kept writing while the child migrated");
+        assert.equal(await database.prisma.job.count({ where: { status: "RUNNING" } }), writes);
+      } finally {
+        await database.close();
+      }
+
+      const rows = await recordedMigrations(provider, db.url);
+      assert.deepEqual(rows.map((row) => row.migration_name), await committedMigrationNames(provider));
+    });
+
+    if (provider === "sqlite") {
+      it("reports a locked database with the driver's message", async () => {
+        const db = await createTestDatabase(provider);
+        cleanups.push(db.drop);
+        await migrateDatabase(db.url);
+        // Rollback-journal mode, where an exclusive transaction keeps readers out too.
+        const holder = new Database(db.url.replace(/^file:/, ""));
+        try {
+          holder.pragma("journal_mode = DELETE");
+          holder.exec("BEGIN EXCLUSIVE");
+          await assert.rejects(migrateDatabase(db.url), (error: Error) => {
+            assert.match(error.message, /SQLITE_BUSY: database is locked/);
+            assert.doesNotMatch(error.message, /unknown variant/);
+            return true;
+          });
+        } finally {
+          holder.close();
+        }
+      });
+    }
   });
 }
