@@ -101,10 +101,19 @@ function track(child: ChildProcess): void {
   child.once("exit", () => children.delete(child));
 }
 
-async function runCleanups(): Promise<void> {
+let cleaning: Promise<void> = Promise.resolve();
+
+/**
+ * Runs the pending cleanups once. Chained, so a caller that arrives while a cleanup is in
+ * flight (Ctrl-C, and the failure it causes in the main flow) waits for it before exiting.
+ */
+function runCleanups(): Promise<void> {
   const pending = [...cleanups];
   cleanups.clear();
-  await Promise.allSettled(pending.map((cleanup) => cleanup()));
+  cleaning = cleaning.then(async () => {
+    await Promise.allSettled(pending.map((cleanup) => cleanup()));
+  });
+  return cleaning;
 }
 
 function installExitHandlers(): void {
