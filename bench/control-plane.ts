@@ -94,6 +94,8 @@ function parseOptions(argv: string[]): Options {
 // Cleanup: every child process and temp resource goes away on exit, including Ctrl-C.
 
 const children = new Set<ChildProcess>();
+/** Set on Ctrl-C: the failures the killed children cause in the main flow are expected then. */
+let interrupted = false;
 const cleanups = new Set<() => Promise<void>>();
 
 function track(child: ChildProcess): void {
@@ -118,12 +120,16 @@ function runCleanups(): Promise<void> {
 
 function installExitHandlers(): void {
   const onSignal = (signal: NodeJS.Signals) => {
+    // Stay subscribed: npx and tsx relay the same Ctrl-C again, and without a listener the
+    // repeat would end the process before the temp folders (or the database) are removed.
+    if (interrupted) return;
+    interrupted = true;
     process.stderr.write(`\n${signal}: stopping child processes\n`);
     for (const child of children) child.kill("SIGKILL");
     void runCleanups().finally(() => process.exit(130));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   // Last resort for crashes: 'exit' handlers must be synchronous, so only kill here.
   process.once("exit", () => {
     for (const child of children) child.kill("SIGKILL");
@@ -250,6 +256,17 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/** CPU time (ms) all processes on the machine have used since boot; Linux only, else NaN. */
+function machineCpuMs(): number {
+  try {
+    // "cpu  user nice system idle iowait irq softirq steal ...": everything but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function ownCpuMs(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
@@ -331,6 +348,9 @@ const METRIC_LABELS = {
   retries503: "503 retries",
   serverCpuMsPerJob: "server CPU ms/job",
   clientCpuMsPerJob: "client CPU ms/job",
+  // Cores other processes kept busy during the run: on a shared machine the figures above
+  // only mean something next to this.
+  otherCores: "other processes' load, cores",
 } as const;
 
 type MetricKey = keyof typeof METRIC_LABELS;
@@ -392,6 +412,8 @@ async function startBenchServer(options: Options, runIndex: number): Promise<Ben
       ...(options.cpuProf ? profilerEnv(profileDir) : {}),
     },
   });
+  // Tracked only once listening (startServerProcess hides the child until then); a Ctrl-C
+  // during start-up reaches the server directly, as it shares the terminal's process group.
   track(server.child);
   return {
     server,
@@ -404,7 +426,19 @@ async function startBenchServer(options: Options, runIndex: number): Promise<Ben
   };
 }
 
-function toMetrics(samples: LoadSamples, wallS: number, serverCpuMs: number, clientCpuMs: number, jobs: number): RunMetrics {
+/** CPU ms used during a run: by the server, by this process, by the whole machine. */
+type CpuUse = { serverMs: number; clientMs: number; machineMs: number };
+
+function cpuSnapshot(serverPid: number | undefined): CpuUse {
+  return { serverMs: processCpuMs(serverPid), clientMs: ownCpuMs(), machineMs: machineCpuMs() };
+}
+
+function cpuSince(before: CpuUse, serverPid: number | undefined): CpuUse {
+  const now = cpuSnapshot(serverPid);
+  return { serverMs: now.serverMs - before.serverMs, clientMs: now.clientMs - before.clientMs, machineMs: now.machineMs - before.machineMs };
+}
+
+function toMetrics(samples: LoadSamples, wallS: number, cpu: CpuUse, jobs: number): RunMetrics {
   const done = samples.submitToDoneMs.length;
   return {
     jobsDone: done,
@@ -420,8 +454,9 @@ function toMetrics(samples: LoadSamples, wallS: number, serverCpuMs: number, cli
     getP99Ms: percentile(samples.getMs, 99),
     getsPerJob: samples.getMs.length / jobs,
     retries503: samples.retries503,
-    serverCpuMsPerJob: serverCpuMs / jobs,
-    clientCpuMsPerJob: clientCpuMs / jobs,
+    serverCpuMsPerJob: cpu.serverMs / jobs,
+    clientCpuMsPerJob: cpu.clientMs / jobs,
+    otherCores: Math.max(0, cpu.machineMs - cpu.serverMs - cpu.clientMs) / 1000 / wallS,
   };
 }
 
@@ -429,13 +464,12 @@ async function measureRun(options: Options, files: readonly string[], runIndex: 
   const bench = await startBenchServer(options, runIndex);
   const client = createClient(bench.server.baseUrl, options.concurrency);
   try {
-    const serverCpuBefore = processCpuMs(bench.server.child.pid);
-    const clientCpuBefore = ownCpuMs();
+    const pid = bench.server.child.pid;
+    const cpuBefore = cpuSnapshot(pid);
     const started = performance.now();
     const samples = await driveJobs(client, files, options);
     const wallS = (performance.now() - started) / 1000;
-    const serverCpuMs = processCpuMs(bench.server.child.pid) - serverCpuBefore;
-    return toMetrics(samples, wallS, serverCpuMs, ownCpuMs() - clientCpuBefore, files.length);
+    return toMetrics(samples, wallS, cpuSince(cpuBefore, pid), files.length);
   } finally {
     client.close();
     await bench.stop();
@@ -445,7 +479,7 @@ async function measureRun(options: Options, files: readonly string[], runIndex: 
 // ---------------------------------------------------------------------------------------
 // Baseline: a trivial Node HTTP server in a child process, the same client.
 
-type Baseline = { requests: number; wallS: number; requestsPerS: number; p50Ms: number; p99Ms: number };
+type Baseline = { requests: number; wallS: number; requestsPerS: number; p50Ms: number; p99Ms: number; otherCores: number };
 
 const TRIVIAL_SERVER = `
 const server = require("node:http").createServer((req, res) => res.end("ok"));
@@ -471,10 +505,19 @@ async function measureBaseline(options: Options): Promise<Baseline> {
     while (remaining-- > 0) latencies.push((await client.request({ method: "GET", path: "/" })).ms);
   };
   try {
+    const cpuBefore = cpuSnapshot(child.pid);
     const started = performance.now();
     await Promise.all(Array.from({ length: options.concurrency }, loop));
     const wallS = (performance.now() - started) / 1000;
-    return { requests: latencies.length, wallS, requestsPerS: latencies.length / wallS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+    const cpu = cpuSince(cpuBefore, child.pid);
+    return {
+      requests: latencies.length,
+      wallS,
+      requestsPerS: latencies.length / wallS,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      otherCores: Math.max(0, cpu.machineMs - cpu.serverMs - cpu.clientMs) / 1000 / wallS,
+    };
   } finally {
     client.close();
     child.kill("SIGKILL");
@@ -548,13 +591,15 @@ async function main(): Promise<void> {
   console.log("");
   printTable(runs, summary);
   console.log(
-    `\nbaseline (trivial node:http server, same client, concurrency ${options.concurrency}): ${format(baseline.requestsPerS)} req/s over ${baseline.requests} requests, p50 ${format(baseline.p50Ms)} ms, p99 ${format(baseline.p99Ms)} ms`,
+    `\nbaseline (trivial node:http server, same client, concurrency ${options.concurrency}): ${format(baseline.requestsPerS)} req/s over ${baseline.requests} requests, p50 ${format(baseline.p50Ms)} ms, p99 ${format(baseline.p99Ms)} ms, other processes' load ${format(baseline.otherCores)} cores`,
   );
   const file = await writeSummary({ at: new Date().toISOString(), machine: machine(), options, runs, medians: summary, baseline });
   console.log(`summary: ${path.relative(ROOT, file)}`);
 }
 
 main().catch(async (error: unknown) => {
+  // After Ctrl-C the signal handler owns cleanup and the exit code.
+  if (interrupted) return;
   process.stderr.write(`control-plane bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   for (const child of children) child.kill("SIGKILL");
   await runCleanups();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -63,10 +63,25 @@ export type AudioPart =
   /** An existing media file (its first audio stream). */
   | { kind: "file"; path: string };
 
+let sharedDir: string | undefined;
+
+/** A per-process temp dir, removed when the process exits (for callers that pass no `dir`). */
+export function sharedTempDir(): string {
+  if (!sharedDir) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "transcribe-fixtures-"));
+    sharedDir = dir;
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedDir;
+}
+
+let fileCounter = 0;
+
 export type MakeAudioOptions = {
-  /** Output file name inside `dir`; its extension picks the container (wav, mp3, m4a, ogg, flac). */
-  name: string;
-  dir: string;
+  /** Output file name; its extension picks the container (wav, mp3, m4a, ogg, flac). Default a unique .wav name. */
+  name?: string;
+  /** Directory to write into. Default `sharedTempDir()`. */
+  dir?: string;
   /** Hz. Default 16 000. */
   sampleRateHz?: number;
   /** Default 1. */
@@ -84,7 +99,7 @@ export async function ffmpeg(args: readonly string[]): Promise<void> {
  * Generates audio with ffmpeg lavfi sources and concatenates the parts in order,
  * resampled to one rate and channel count. Returns the output path.
  */
-export async function makeAudio(parts: readonly AudioPart[], options: MakeAudioOptions): Promise<string> {
+export async function makeAudio(parts: readonly AudioPart[], options: MakeAudioOptions = {}): Promise<string> {
   if (parts.length === 0) throw new Error("makeAudio needs at least one part");
   const rate = options.sampleRateHz ?? 16_000;
   const channels = options.channels ?? 1;
@@ -112,14 +127,14 @@ export async function makeAudio(parts: readonly AudioPart[], options: MakeAudioO
   });
   const labels = parts.map((_, i) => `[a${i}]`).join("");
   const graph = `${chains.join(";")};${labels}concat=n=${parts.length}:v=0:a=1[out]`;
-  const output = path.join(options.dir, options.name);
+  const output = path.join(options.dir ?? sharedTempDir(), options.name ?? `audio-${process.pid}-${++fileCounter}.wav`);
   await ffmpeg([...inputs, "-filter_complex", graph, "-map", "[out]", "-ar", String(rate), "-ac", String(channels), ...(options.outputArgs ?? []), output]);
   return output;
 }
 
 /** A video file (test pattern), with or without a sine audio track. Returns its path. */
-export async function makeVideo(options: { dir: string; name: string; durationS: number; withAudio: boolean }): Promise<string> {
-  const output = path.join(options.dir, options.name);
+export async function makeVideo(options: { dir?: string; name?: string; durationS: number; withAudio: boolean }): Promise<string> {
+  const output = path.join(options.dir ?? sharedTempDir(), options.name ?? `video-${process.pid}-${++fileCounter}.mp4`);
   const audio = options.withAudio ? ["-f", "lavfi", "-t", String(options.durationS), "-i", "sine=frequency=440:sample_rate=16000"] : [];
   await ffmpeg([
     "-f", "lavfi", "-t", String(options.durationS), "-i", "testsrc=size=160x120:rate=10",

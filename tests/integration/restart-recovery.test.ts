@@ -51,7 +51,7 @@ for (const provider of TEST_PROVIDERS) {
         const form = new FormData();
         form.append("file", await openAsBlob(clip.path), path.basename(clip.path));
         form.append("language_code", "en-US");
-        const response = await fetch(`${server.baseUrl}/transcribe-batch-async`, { method: "POST", body: form });
+        const response: Response = await fetch(`${server.baseUrl}/transcribe-batch-async`, { method: "POST", body: form });
         assert.equal(response.status, 201);
         names.push(((await response.json()) as AsyncJob).job_name);
       }
