@@ -1,6 +1,7 @@
 import path from "node:path";
 import { openDatabase, type Database } from "./db/client";
 import { migrateDatabase } from "./db/migrate";
+import { openSqlClient } from "./db/sql/open-sql-client";
 import type { EngineFactory, EngineInfo } from "./asr/engine";
 import { selectEngineFactory } from "./asr/select-engine";
 import { EnginePool } from "./dispatch/engine-pool";
@@ -50,11 +51,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   if (migration.applied.length) logger.info("database migrated", { applied: migration.applied });
   const database = await openDatabase(config.databaseUrl);
   const db = database.prisma;
+  const sqlClient = openSqlClient(config.databaseUrl);
 
   const blobs = createFilesystemBlobStore(path.join(config.dataDir, "blobs"));
-  const media = new MediaService(db, blobs, config.maxUploadBytes);
+  const store = new JobStore(sqlClient);
+  const media = new MediaService(db, sqlClient, blobs, config.maxUploadBytes);
   const events = new JobEvents();
-  const store = new JobStore(db);
 
   const engineFactory = options.engineFactory ?? (await selectEngineFactory(config));
   const pool = new EnginePool(config.parallel, engineFactory);
@@ -70,7 +72,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const registry = new JobHandlerRegistry();
   const transport = createInProcessTransport(blobs);
-  const transcribe = createTranscribeHandler({ db, transport });
+  const transcribe = createTranscribeHandler({ media, transport });
   registry.register("transcribe", transcribe).register("generate_srt", transcribe);
 
   const dispatcher = new InProcessDispatcher(store, pool, registry, events, logger, { leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
@@ -107,6 +109,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       closing ??= (async () => {
         await dispatcher.close({ graceMs: opts.force ? 0 : 30_000 });
         await pool.close();
+        await sqlClient.close();
         await database.close();
       })();
       return closing;

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openDatabase, type Database } from "../../src/server/db/client";
 import { migrateDatabase } from "../../src/server/db/migrate";
+import { openSqlClient } from "../../src/server/db/sql/open-sql-client";
+import { sql, type SqlClient } from "../../src/server/db/sql/sql-client";
 import { JobStore } from "../../src/server/jobs/job-store";
 import { createTestDatabase, TEST_PROVIDERS, type TestDatabase } from "../helpers/test-database";
 
@@ -11,14 +13,17 @@ for (const provider of TEST_PROVIDERS) {
     let testDb: TestDatabase;
     let database: Database;
     let store: JobStore;
+    let sqlClient: SqlClient;
 
     before(async () => {
       testDb = await createTestDatabase(provider);
       await migrateDatabase(testDb.url);
       database = await openDatabase(testDb.url);
-      store = new JobStore(database.prisma);
+      sqlClient = openSqlClient(testDb.url);
+      store = new JobStore(sqlClient);
     });
     after(async () => {
+      await sqlClient.close();
       await database.close();
       await testDb.drop();
     });
@@ -39,7 +44,7 @@ for (const provider of TEST_PROVIDERS) {
       const job = await newJob();
       const claimed = (await store.claim(job.id, "owner", 10_000, 1))!;
       const ref = { jobId: job.id, owner: "owner", attempt: claimed.attempts };
-      const complete = () => store.complete(ref, { ok: true }, [{ level: "info", message: "Done" }], async () => undefined);
+      const complete = () => store.complete(ref, { ok: true }, [{ level: "info", message: "Done" }]);
       const results = await Promise.all([complete(), complete()]);
       assert.deepEqual(results.sort(), [false, true]);
       assert.equal(await countDone(job.id), 1);
@@ -54,10 +59,10 @@ for (const provider of TEST_PROVIDERS) {
       assert.deepEqual(reaped.requeued, [job.id]);
       const second = (await store.claim(job.id, "owner-2", 10_000, 1))!;
       assert.equal(second.attempts, 2);
-      const stale = await store.complete({ jobId: job.id, owner: "owner-1", attempt: first.attempts }, { from: 1 }, [{ level: "info", message: "Done" }], async () => undefined);
+      const stale = await store.complete({ jobId: job.id, owner: "owner-1", attempt: first.attempts }, { from: 1 }, [{ level: "info", message: "Done" }]);
       assert.equal(stale, false);
       assert.equal(await store.heartbeat({ jobId: job.id, owner: "owner-1", attempt: 1 }, 10_000), false, "the zombie lost its lease");
-      const fresh = await store.complete({ jobId: job.id, owner: "owner-2", attempt: 2 }, { from: 2 }, [{ level: "info", message: "Done" }], async () => undefined);
+      const fresh = await store.complete({ jobId: job.id, owner: "owner-2", attempt: 2 }, { from: 2 }, [{ level: "info", message: "Done" }]);
       assert.equal(fresh, true);
       assert.equal((await store.find(job.id))!.result, JSON.stringify({ from: 2 }));
       assert.equal(await countDone(job.id), 1);
@@ -66,12 +71,9 @@ for (const provider of TEST_PROVIDERS) {
     it("rolls back the completion when writing outputs fails", async () => {
       const job = await newJob();
       await store.claim(job.id, "owner", 10_000, 1);
-      await assert.rejects(
-        store.complete({ jobId: job.id, owner: "owner", attempt: 1 }, {}, [], async () => {
-          throw new Error("disk full");
-        }),
-        /disk full/,
-      );
+      // An output that violates a foreign key: the whole completion must roll back with it.
+      const orphan = sql(`INSERT INTO "Transcript" ("id", "jobId", "language", "engine", "text", "durationS", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?)`, "t-1", "no-such-job", "en", "x", "", 1, new Date());
+      await assert.rejects(store.complete({ jobId: job.id, owner: "owner", attempt: 1 }, {}, [], [orphan]));
       assert.equal((await store.find(job.id))!.status, "RUNNING");
     });
 
@@ -90,7 +92,7 @@ for (const provider of TEST_PROVIDERS) {
       const job = await newJob();
       await store.claim(job.id, "owner", 10_000, 1);
       await database.prisma.job.update({ where: { id: job.id }, data: { status: "CANCELLED" } });
-      assert.equal(await store.complete({ jobId: job.id, owner: "owner", attempt: 1 }, {}, [], async () => undefined), false);
+      assert.equal(await store.complete({ jobId: job.id, owner: "owner", attempt: 1 }, {}, []), false);
       assert.equal(await store.heartbeat({ jobId: job.id, owner: "owner", attempt: 1 }, 10_000), false);
     });
   });

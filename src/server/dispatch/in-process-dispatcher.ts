@@ -207,7 +207,7 @@ export class InProcessDispatcher {
         },
       });
       if (entry.controller.signal.aborted) throw entry.controller.signal.reason;
-      const applied = await this.store.complete(ref, outcome.result, [...log, { level: "info", message: "Done" }], outcome.writeOutputs ?? (async () => undefined));
+      const applied = await this.store.complete(ref, outcome.result, [...log, { level: "info", message: "Done" }], outcome.outputs ?? []);
       if (applied) this.events.emitSettled({ jobId, parentId: job.parentId, status: "DONE" });
       else this.logger.warn("completion ignored: the attempt no longer owns the job", { jobId, attempt: ref.attempt });
     } catch (error) {

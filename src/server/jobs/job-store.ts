@@ -1,5 +1,6 @@
-import type { Db } from "../db/client";
-import type { Job } from "../db/models";
+import type { Job, MediaFile } from "../db/models";
+import { JOB_COLUMNS, MEDIA_COLUMNS, toJob, toMediaFile } from "../db/sql/row-mappers";
+import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
 import { createJobId } from "./job-id";
 import type { JobStatus } from "./job-status";
 
@@ -25,103 +26,146 @@ export type NewJob = {
 /** Identifies one attempt of a running job; every write of that attempt is conditional on it. */
 export type AttemptRef = { jobId: string; owner: string; attempt: number };
 
+const OWNED = `"id" = ? AND "status" = 'RUNNING' AND "leaseOwner" = ? AND "attempts" = ?`;
+const ownedParams = (ref: AttemptRef) => [ref.jobId, ref.owner, ref.attempt] as const;
+
 /**
  * All job state transitions, each a conditional update so that duplicate deliveries,
- * zombie attempts and concurrent cancels can never move a job twice.
+ * zombie attempts and concurrent cancels can never move a job twice. Runs on prepared
+ * statements (SqlClient): this is the per-job hot path.
  */
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlClient) {}
 
+  /** Inserts a job (and its first log lines) in one transaction; returns the row as written. */
   async create(job: NewJob, log: PendingLogLine[] = []): Promise<Job> {
-    const id = job.id ?? createJobId();
-    return this.db.job.create({
-      data: {
-        id,
-        type: job.type,
-        origin: job.origin,
-        status: job.status ?? "QUEUED",
-        params: JSON.stringify(job.params),
-        config: job.config === undefined ? null : JSON.stringify(job.config),
-        mediaFileId: job.mediaFileId ?? null,
-        language: job.language ?? null,
-        enginesRequested: job.enginesRequested ?? 1,
-        userId: job.userId ?? null,
-        maxAttempts: job.maxAttempts,
-        parentId: job.parentId ?? null,
-        startedAt: job.status === "RUNNING" ? new Date() : null,
-        logs: log.length ? { create: log.map((line) => ({ level: line.level, message: line.message, at: line.at ?? new Date() })) } : undefined,
-      },
-    });
+    const now = new Date();
+    const row: Job = {
+      id: job.id ?? createJobId(),
+      type: job.type,
+      status: job.status ?? "QUEUED",
+      origin: job.origin,
+      parentId: job.parentId ?? null,
+      params: JSON.stringify(job.params),
+      result: null,
+      config: job.config === undefined ? null : JSON.stringify(job.config),
+      mediaFileId: job.mediaFileId ?? null,
+      language: job.language ?? null,
+      enginesRequested: job.enginesRequested ?? 1,
+      userId: job.userId ?? null,
+      attempts: 0,
+      maxAttempts: job.maxAttempts,
+      lastError: null,
+      failureReason: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      progress: 0,
+      createdAt: now,
+      startedAt: job.status === "RUNNING" ? now : null,
+      finishedAt: null,
+      updatedAt: now,
+    };
+    await this.db.batch([
+      sql(
+        `INSERT INTO "Job" (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        row.id, row.type, row.status, row.origin, row.parentId, row.params, row.result, row.config, row.mediaFileId, row.language,
+        row.enginesRequested, row.userId, row.attempts, row.maxAttempts, row.lastError, row.failureReason, row.leaseOwner,
+        row.leaseExpiresAt, row.progress, row.createdAt, row.startedAt, row.finishedAt, row.updatedAt,
+      ),
+      ...logSteps(row.id, log),
+    ]);
+    return row;
   }
 
-  find(jobId: string): Promise<Job | null> {
-    return this.db.job.findUnique({ where: { id: jobId } });
+  async find(jobId: string): Promise<Job | null> {
+    const rows = await this.db.all(sql(`SELECT ${JOB_COLUMNS} FROM "Job" WHERE "id" = ?`, jobId));
+    return rows[0] ? toJob(rows[0]) : null;
+  }
+
+  /** A job with its media file, in one query (the status read every client polls). */
+  async findWithMedia(jobId: string): Promise<(Job & { mediaFile: MediaFile | null }) | null> {
+    const mediaColumns = MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ");
+    const jobColumns = JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ");
+    const rows = await this.db.all(sql(`SELECT ${jobColumns}, ${mediaColumns} FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`, jobId));
+    const row = rows[0];
+    if (!row) return null;
+    return { ...toJob(row), mediaFile: row.m_id === null || row.m_id === undefined ? null : toMediaFile(row, "m_") };
   }
 
   /** QUEUED → RUNNING for `owner`, counting an attempt. Null when the job is no longer queued. */
   async claim(jobId: string, owner: string, leaseMs: number, engines: number): Promise<Job | null> {
     const now = new Date();
-    const job = await this.db.job.findUnique({ where: { id: jobId }, select: { attempts: true, status: true } });
-    if (!job || job.status !== "QUEUED") return null;
-    const attempt = job.attempts + 1;
-    const { count } = await this.db.job.updateMany({
-      where: { id: jobId, status: "QUEUED", attempts: job.attempts },
-      data: { status: "RUNNING", attempts: attempt, leaseOwner: owner, leaseExpiresAt: new Date(now.getTime() + leaseMs), startedAt: now, progress: 0 },
-    });
-    if (count !== 1) return null;
-    await this.appendLog(jobId, [{ level: "info", message: `Attempt ${attempt} started on ${engines} engine${engines === 1 ? "" : "s"}` }]);
-    return this.db.job.findUnique({ where: { id: jobId } });
+    const rows = await this.db.all(
+      sql(
+        `UPDATE "Job" SET "status" = 'RUNNING', "attempts" = "attempts" + 1, "leaseOwner" = ?, "leaseExpiresAt" = ?, "startedAt" = ?, "progress" = 0, "updatedAt" = ?
+         WHERE "id" = ? AND "status" = 'QUEUED' RETURNING ${JOB_COLUMNS}`,
+        owner, new Date(now.getTime() + leaseMs), now, now, jobId,
+      ),
+    );
+    if (!rows[0]) return null;
+    const job = toJob(rows[0]);
+    await this.appendLog(jobId, [{ level: "info", message: `Attempt ${job.attempts} started on ${engines} engine${engines === 1 ? "" : "s"}`, at: now }]);
+    return job;
   }
 
   /** Extends the lease; false when the attempt lost it (cancelled, reaped, or finished elsewhere). */
   async heartbeat(ref: AttemptRef, leaseMs: number, progress?: number): Promise<boolean> {
-    const { count } = await this.db.job.updateMany({
-      where: { id: ref.jobId, status: "RUNNING", leaseOwner: ref.owner, attempts: ref.attempt },
-      data: { leaseExpiresAt: new Date(Date.now() + leaseMs), ...(progress === undefined ? {} : { progress }) },
-    });
-    return count === 1;
+    const now = new Date();
+    const lease = new Date(now.getTime() + leaseMs);
+    const changed =
+      progress === undefined
+        ? await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "updatedAt" = ? WHERE ${OWNED}`, lease, now, ...ownedParams(ref)))
+        : await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "progress" = ?, "updatedAt" = ? WHERE ${OWNED}`, lease, progress, now, ...ownedParams(ref)));
+    return changed === 1;
   }
 
   /**
    * RUNNING → DONE for exactly this attempt, writing the outputs in the same transaction.
    * Returns false (and writes nothing) if the attempt no longer owns the job.
    */
-  async complete(
-    ref: AttemptRef,
-    result: unknown,
-    log: PendingLogLine[],
-    writeOutputs: (tx: Db) => Promise<void>,
-  ): Promise<boolean> {
-    return this.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({
-        where: { id: ref.jobId, status: "RUNNING", leaseOwner: ref.owner, attempts: ref.attempt },
-        data: { status: "DONE", result: JSON.stringify(result), progress: 1, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null, failureReason: null },
-      });
-      if (count !== 1) return false;
-      await writeOutputs(tx as unknown as Db);
-      await tx.jobLog.createMany({ data: log.map((line) => ({ jobId: ref.jobId, level: line.level, message: line.message, at: line.at ?? new Date() })) });
-      return true;
-    });
+  async complete(ref: AttemptRef, result: unknown, log: PendingLogLine[], outputs: readonly BatchStep[] = []): Promise<boolean> {
+    const now = new Date();
+    return this.db.batch([
+      {
+        ...sql(
+          `UPDATE "Job" SET "status" = 'DONE', "result" = ?, "progress" = 1, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "failureReason" = NULL, "updatedAt" = ? WHERE ${OWNED}`,
+          JSON.stringify(result), now, now, ...ownedParams(ref),
+        ),
+        expectChanges: 1,
+      },
+      ...outputs,
+      ...logSteps(ref.jobId, log),
+    ]);
   }
 
   /** RUNNING → FAILED for this attempt. */
   async fail(ref: AttemptRef, reason: string, log: PendingLogLine[]): Promise<boolean> {
-    const { count } = await this.db.job.updateMany({
-      where: { id: ref.jobId, status: "RUNNING", leaseOwner: ref.owner, attempts: ref.attempt },
-      data: { status: "FAILED", failureReason: reason, lastError: reason, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },
-    });
-    if (count === 1) await this.appendLog(ref.jobId, [...log, { level: "error", message: `Failed: ${reason}` }]);
-    return count === 1;
+    const now = new Date();
+    return this.db.batch([
+      {
+        ...sql(
+          `UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = ? WHERE ${OWNED}`,
+          reason, reason, now, now, ...ownedParams(ref),
+        ),
+        expectChanges: 1,
+      },
+      ...logSteps(ref.jobId, [...log, { level: "error", message: `Failed: ${reason}` }]),
+    ]);
   }
 
   /** RUNNING → QUEUED after a transient error, keeping the attempt count. */
   async requeue(ref: AttemptRef, error: string, log: PendingLogLine[]): Promise<boolean> {
-    const { count } = await this.db.job.updateMany({
-      where: { id: ref.jobId, status: "RUNNING", leaseOwner: ref.owner, attempts: ref.attempt },
-      data: { status: "QUEUED", lastError: error, leaseOwner: null, leaseExpiresAt: null, progress: 0 },
-    });
-    if (count === 1) await this.appendLog(ref.jobId, [...log, { level: "warn", message: `Attempt ${ref.attempt} failed, will retry: ${error}` }]);
-    return count === 1;
+    const now = new Date();
+    return this.db.batch([
+      {
+        ...sql(
+          `UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "progress" = 0, "updatedAt" = ? WHERE ${OWNED}`,
+          error, now, ...ownedParams(ref),
+        ),
+        expectChanges: 1,
+      },
+      ...logSteps(ref.jobId, [...log, { level: "warn", message: `Attempt ${ref.attempt} failed, will retry: ${error}` }]),
+    ]);
   }
 
   /**
@@ -129,34 +173,34 @@ export class JobStore {
    * used every attempt. Returns the ids re-queued so the dispatcher can pick them up.
    */
   async reapExpiredLeases(now = new Date()): Promise<{ requeued: string[]; failed: string[] }> {
-    const expired = await this.db.job.findMany({
-      where: { status: "RUNNING", leaseExpiresAt: { lt: now } },
-      select: { id: true, attempts: true, maxAttempts: true, leaseOwner: true, leaseExpiresAt: true },
-    });
+    const expired = await this.db.all(sql(`SELECT "id", "attempts", "maxAttempts" FROM "Job" WHERE "status" = 'RUNNING' AND "leaseExpiresAt" < ?`, now));
     const requeued: string[] = [];
     const failed: string[] = [];
-    for (const job of expired) {
-      const where = { id: job.id, status: "RUNNING", attempts: job.attempts, leaseExpiresAt: job.leaseExpiresAt };
-      if (job.attempts >= job.maxAttempts) {
-        const reason = `The worker running this job stopped responding (attempt ${job.attempts} of ${job.maxAttempts}); giving up`;
-        const { count } = await this.db.job.updateMany({
-          where,
-          data: { status: "FAILED", failureReason: reason, lastError: reason, finishedAt: now, leaseOwner: null, leaseExpiresAt: null },
-        });
-        if (count === 1) {
-          failed.push(job.id);
-          await this.appendLog(job.id, [{ level: "error", message: reason }]);
-        }
+    for (const row of expired) {
+      const id = String(row.id);
+      const attempts = Number(row.attempts);
+      const maxAttempts = Number(row.maxAttempts);
+      const stillExpired = `"id" = ? AND "status" = 'RUNNING' AND "attempts" = ? AND "leaseExpiresAt" < ?`;
+      if (attempts >= maxAttempts) {
+        const reason = `The worker running this job stopped responding (attempt ${attempts} of ${maxAttempts}); giving up`;
+        const applied = await this.db.batch([
+          {
+            ...sql(`UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = ? WHERE ${stillExpired}`, reason, reason, now, now, id, attempts, now),
+            expectChanges: 1,
+          },
+          ...logSteps(id, [{ level: "error", message: reason }]),
+        ]);
+        if (applied) failed.push(id);
       } else {
-        const message = `The worker running attempt ${job.attempts} stopped responding; re-queued`;
-        const { count } = await this.db.job.updateMany({
-          where,
-          data: { status: "QUEUED", lastError: message, leaseOwner: null, leaseExpiresAt: null, progress: 0 },
-        });
-        if (count === 1) {
-          requeued.push(job.id);
-          await this.appendLog(job.id, [{ level: "warn", message }]);
-        }
+        const message = `The worker running attempt ${attempts} stopped responding; re-queued`;
+        const applied = await this.db.batch([
+          {
+            ...sql(`UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "progress" = 0, "updatedAt" = ? WHERE ${stillExpired}`, message, now, id, attempts, now),
+            expectChanges: 1,
+          },
+          ...logSteps(id, [{ level: "warn", message }]),
+        ]);
+        if (applied) requeued.push(id);
       }
     }
     return { requeued, failed };
@@ -164,15 +208,19 @@ export class JobStore {
 
   /** Dispatchable jobs in submission order (parents are not dispatched). */
   async listQueued(): Promise<{ id: string; enginesRequested: number }[]> {
-    return this.db.job.findMany({
-      where: { status: "QUEUED", type: { notIn: ["batch_transcribe", "batch_generate_srt"] } },
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-      select: { id: true, enginesRequested: true },
-    });
+    const rows = await this.db.all(
+      sql(`SELECT "id", "enginesRequested" FROM "Job" WHERE "status" = 'QUEUED' AND "type" NOT IN ('batch_transcribe', 'batch_generate_srt') ORDER BY "createdAt" ASC, "id" ASC`),
+    );
+    return rows.map((row) => ({ id: String(row.id), enginesRequested: Number(row.enginesRequested) }));
   }
 
   async appendLog(jobId: string, lines: PendingLogLine[]): Promise<void> {
     if (lines.length === 0) return;
-    await this.db.jobLog.createMany({ data: lines.map((line) => ({ jobId, level: line.level, message: line.message, at: line.at ?? new Date() })) });
+    await this.db.batch(logSteps(jobId, lines));
   }
+}
+
+/** INSERTs of log lines, one statement per line (each a cached prepared statement). */
+export function logSteps(jobId: string, lines: readonly PendingLogLine[]): BatchStep[] {
+  return lines.map((line) => sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") VALUES (?, ?, ?, ?)`, jobId, line.at ?? new Date(), line.level, line.message));
 }

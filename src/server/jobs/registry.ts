@@ -1,5 +1,5 @@
 import type { Engine } from "../asr/engine";
-import type { Db } from "../db/client";
+import type { BatchStep } from "../db/sql/sql-client";
 import type { Job } from "../db/models";
 
 export type JobHandlerContext = {
@@ -18,8 +18,8 @@ export type JobHandlerContext = {
 export type JobOutcome = {
   /** Stored as Job.result (JSON). */
   result: unknown;
-  /** Writes the job's outputs inside the transaction that marks it DONE (so they are written once). */
-  writeOutputs?: (tx: Db) => Promise<void>;
+  /** Statements that write the job's outputs, run in the transaction that marks it DONE (so they are written once). */
+  outputs?: readonly BatchStep[];
 };
 
 export type JobHandler = (ctx: JobHandlerContext) => Promise<JobOutcome>;

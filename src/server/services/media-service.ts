@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Db } from "../db/client";
 import type { MediaFile } from "../db/models";
+import { MEDIA_COLUMNS, toMediaFile } from "../db/sql/row-mappers";
+import { sql, type SqlClient } from "../db/sql/sql-client";
 import { AppError, PermanentJobError } from "../errors";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
 import { BlobTooLargeError, type BlobStore } from "../storage/blob-store";
@@ -12,6 +14,7 @@ export type UploadMeta = { originalName: string; contentType: string | null };
 export class MediaService {
   constructor(
     private readonly db: Db,
+    private readonly sql: SqlClient,
     private readonly blobs: BlobStore,
     /** bytes */
     private readonly maxUploadBytes: number,
@@ -37,20 +40,26 @@ export class MediaService {
       await this.deleteBlobIfUnreferenced(stored.key);
       throw error;
     }
-    return this.db.mediaFile.create({
-      data: {
-        id: randomUUID(),
-        blobKey: stored.key,
-        sha256: stored.sha256,
-        originalName: sanitizeName(meta.originalName),
-        contentType: meta.contentType,
-        sizeBytes: BigInt(stored.sizeBytes),
-        durationS: info.durationS,
-        format: info.format,
-        sampleRateHz: info.sampleRateHz,
-        channels: info.channels,
-      },
-    });
+    const media: MediaFile = {
+      id: randomUUID(),
+      blobKey: stored.key,
+      sha256: stored.sha256,
+      originalName: sanitizeName(meta.originalName),
+      contentType: meta.contentType,
+      sizeBytes: BigInt(stored.sizeBytes),
+      durationS: info.durationS,
+      format: info.format,
+      sampleRateHz: info.sampleRateHz,
+      channels: info.channels,
+      createdAt: new Date(),
+    };
+    await this.sql.run(
+      sql(
+        `INSERT INTO "MediaFile" (${MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ")}) VALUES (${MEDIA_COLUMNS.map(() => "?").join(", ")})`,
+        ...MEDIA_COLUMNS.map((column) => media[column]),
+      ),
+    );
+    return media;
   }
 
   private async probeUpload(key: string, signal?: AbortSignal): Promise<MediaInfo> {
@@ -70,8 +79,13 @@ export class MediaService {
     if (sharing === 0) await this.blobs.delete(key);
   }
 
+  async find(id: string): Promise<MediaFile | null> {
+    const rows = await this.sql.all(sql(`SELECT ${MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ")} FROM "MediaFile" WHERE "id" = ?`, id));
+    return rows[0] ? toMediaFile(rows[0]) : null;
+  }
+
   async get(id: string): Promise<MediaFile> {
-    const media = await this.db.mediaFile.findUnique({ where: { id } });
+    const media = await this.find(id);
     if (!media) throw new AppError("NOT_FOUND", `Media file not found: ${id}`);
     return media;
   }

@@ -1,20 +1,24 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "../../db/client";
 import type { TaskSuccess } from "../../dispatch/task-contract";
 import type { TaskTransport } from "../../dispatch/in-process-transport";
+import { sql, type BatchStep } from "../../db/sql/sql-client";
 import { PermanentJobError } from "../../errors";
+import type { MediaService } from "../../services/media-service";
 import type { JobHandler } from "../registry";
 import { transcriptionParamsSchema, type TranscriptionResult } from "../job-types";
+
+/** Rows per multi-row INSERT: 6 columns × 100 stays far below SQLite's bound-parameter limit. */
+const SEGMENT_ROWS_PER_INSERT = 100;
 
 /**
  * transcribe and generate_srt: send the media to a worker, then store the transcript (and
  * what the worker learned about the media) in the transaction that completes the job.
  * Both types produce every output format; generate_srt only changes what the job is for.
  */
-export function createTranscribeHandler(deps: { db: Db; transport: TaskTransport }): JobHandler {
+export function createTranscribeHandler(deps: { media: MediaService; transport: TaskTransport }): JobHandler {
   return async (ctx) => {
     const params = transcriptionParamsSchema.parse(JSON.parse(ctx.job.params));
-    const media = await deps.db.mediaFile.findUnique({ where: { id: params.mediaFileId } });
+    const media = await deps.media.find(params.mediaFileId);
     if (!media) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
     if (params.diarization !== "none") {
       ctx.log("warn", `diarization "${params.diarization}" is not supported by this engine; the transcript has no speaker labels`);
@@ -42,39 +46,28 @@ export function createTranscribeHandler(deps: { db: Db; transport: TaskTransport
     ctx.log("info", `Transcribed ${words} words in ${result.segments.length} segments with ${result.engine.name} in ${result.elapsedS.toFixed(2)} s (${rtfx.toFixed(1)}x real time)`);
     const transcriptId = randomUUID();
     const summary: TranscriptionResult = { transcriptId, words, durationS: m.durationS, engine: result.engine.name, elapsedS: result.elapsedS };
-    return {
-      result: summary,
-      writeOutputs: (tx) => writeTranscript(tx, ctx.job.id, params.mediaFileId, transcriptId, result),
-    };
+    return { result: summary, outputs: transcriptSteps(ctx.job.id, params.mediaFileId, transcriptId, result) };
   };
 }
 
-async function writeTranscript(tx: Db, jobId: string, mediaFileId: string, transcriptId: string, result: TaskSuccess): Promise<void> {
+function transcriptSteps(jobId: string, mediaFileId: string, transcriptId: string, result: TaskSuccess): BatchStep[] {
   const m = result.media;
-  await tx.mediaFile.update({
-    where: { id: mediaFileId },
-    data: { durationS: m.durationS, format: m.format, sampleRateHz: m.sampleRateHz, channels: m.channels },
-  });
-  await tx.transcript.create({
-    data: {
-      id: transcriptId,
-      jobId,
-      language: result.language,
-      engine: result.engine.name,
-      text: result.segments.map((segment) => segment.text).join(" ").trim(),
-      durationS: m.durationS,
-    },
-  });
-  if (result.segments.length > 0) {
-    await tx.transcriptSegment.createMany({
-      data: result.segments.map((segment, index) => ({
-        transcriptId,
-        index,
-        startS: segment.startS,
-        endS: segment.endS,
-        text: segment.text,
-        words: JSON.stringify(segment.words),
-      })),
-    });
+  const steps: BatchStep[] = [
+    // The worker's probe of the file it actually decoded is the authority on these facts.
+    sql(`UPDATE "MediaFile" SET "durationS" = ?, "format" = ?, "sampleRateHz" = ?, "channels" = ? WHERE "id" = ?`, m.durationS, m.format, m.sampleRateHz, m.channels, mediaFileId),
+    sql(
+      `INSERT INTO "Transcript" ("id", "jobId", "language", "engine", "text", "durationS", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      transcriptId, jobId, result.language, result.engine.name, result.segments.map((segment) => segment.text).join(" ").trim(), m.durationS, new Date(),
+    ),
+  ];
+  for (let start = 0; start < result.segments.length; start += SEGMENT_ROWS_PER_INSERT) {
+    const chunk = result.segments.slice(start, start + SEGMENT_ROWS_PER_INSERT);
+    steps.push(
+      sql(
+        `INSERT INTO "TranscriptSegment" ("transcriptId", "index", "startS", "endS", "text", "words") VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((segment, offset) => [transcriptId, start + offset, segment.startS, segment.endS, segment.text, JSON.stringify(segment.words)]),
+      ),
+    );
   }
+  return steps;
 }

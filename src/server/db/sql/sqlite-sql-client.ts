@@ -1,0 +1,85 @@
+import Database from "better-sqlite3";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BatchRollback, type BatchStep, type SqlClient, type SqlStatement, type SqlValue } from "./sql-client";
+
+/** ms we keep retrying a write that finds the database locked by another connection. */
+const BUSY_RETRY_LIMIT_MS = 15_000;
+
+/** Prisma's SQLite adapter stores DateTime as ISO 8601 with an explicit +00:00 offset; match it. */
+function bind(value: SqlValue): string | number | bigint | null {
+  if (value instanceof Date) return value.toISOString().replace("Z", "+00:00");
+  return value;
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+}
+
+/**
+ * A second better-sqlite3 connection to Prisma's database file. better-sqlite3 is
+ * synchronous, so this connection must never wait for a lock: Prisma's connection may hold
+ * the write lock across an `await` (an interactive transaction), and a synchronous wait in
+ * this same thread would keep it from ever being released. busy_timeout is therefore 0, a
+ * locked write is retried asynchronously, and every transaction here runs synchronously
+ * from BEGIN to COMMIT, so this connection never holds a lock across an `await` either.
+ */
+export function openSqliteSqlClient(file: string): SqlClient {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 0");
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (text: string): Database.Statement => {
+    let statement = cache.get(text);
+    if (!statement) {
+      statement = db.prepare(text);
+      cache.set(text, statement);
+    }
+    return statement;
+  };
+
+  const withBusyRetry = async <T>(work: () => T): Promise<T> => {
+    const deadline = Date.now() + BUSY_RETRY_LIMIT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return work();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() > deadline) throw error;
+        await sleep(delay);
+      }
+    }
+  };
+
+  const runBatch = db.transaction((steps: readonly BatchStep[]) => {
+    for (const step of steps) {
+      const { changes } = prepare(step.sql).run(...step.params.map(bind));
+      if (step.expectChanges !== undefined && changes !== step.expectChanges) throw new BatchRollback();
+    }
+  });
+
+  let closed = false;
+  return {
+    dialect: "sqlite",
+    all: <T extends Record<string, unknown>>(statement: SqlStatement) =>
+      withBusyRetry(() => prepare(statement.sql).all(...statement.params.map(bind)) as T[]),
+    run: (statement) => withBusyRetry(() => prepare(statement.sql).run(...statement.params.map(bind)).changes),
+    batch: (steps) =>
+      withBusyRetry(() => {
+        try {
+          // IMMEDIATE takes the write lock up front, so a busy database fails fast (and is retried).
+          runBatch.immediate(steps);
+          return true;
+        } catch (error) {
+          if (error instanceof BatchRollback) return false;
+          throw error;
+        }
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
