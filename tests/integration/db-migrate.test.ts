@@ -165,6 +165,9 @@ for (const provider of TEST_PROVIDERS) {
               await tx.job.update({ where: { id }, data: { status: "RUNNING", attempts: { increment: 1 } } });
             });
             writes++;
+            // better-sqlite3 is synchronous: without a turn of the event loop this loop would
+            // run on microtasks alone and starve the child's I/O (a server yields between requests).
+            await new Promise((resolve) => setImmediate(resolve));
           }
         })();
         let during: number;

@@ -25,6 +25,7 @@ export async function executeTranscribeTask(task: TranscribeTask, runtime: TaskR
       language: task.language,
       engines: runtime.engines,
       signal: runtime.signal,
+      ...(task.media ? { media: task.media } : {}),
       ...(runtime.onProgress ? { onProgress: runtime.onProgress } : {}),
     });
     return {

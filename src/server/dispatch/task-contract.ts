@@ -7,6 +7,15 @@ import { z } from "zod";
  */
 export const TASK_CONTRACT_VERSION = 1;
 
+export const mediaInfoSchema = z.object({
+  format: z.string(),
+  durationS: z.number(),
+  sampleRateHz: z.number().int().nullable(),
+  channels: z.number().int().nullable(),
+  audioCodec: z.string().nullable(),
+  hasAudio: z.boolean(),
+});
+
 export const transcribeTaskSchema = z.object({
   version: z.literal(TASK_CONTRACT_VERSION),
   kind: z.literal("transcribe"),
@@ -17,20 +26,17 @@ export const transcribeTaskSchema = z.object({
   language: z.string().min(1),
   /** Engine slots the job asked for (parallel_engines). */
   engines: z.number().int().positive(),
+  /**
+   * What the control plane's probe found at upload. Blob keys are content hashes, so
+   * these facts hold for these exact bytes and the worker need not probe again.
+   */
+  media: mediaInfoSchema.optional(),
 });
 export type TranscribeTask = z.infer<typeof transcribeTaskSchema>;
 
 const wordSchema = z.object({ text: z.string(), startS: z.number(), endS: z.number(), confidence: z.number() });
 const segmentSchema = z.object({ startS: z.number(), endS: z.number(), text: z.string(), words: z.array(wordSchema) });
 
-export const mediaInfoSchema = z.object({
-  format: z.string(),
-  durationS: z.number(),
-  sampleRateHz: z.number().int().nullable(),
-  channels: z.number().int().nullable(),
-  audioCodec: z.string().nullable(),
-  hasAudio: z.boolean(),
-});
 
 export const taskResultSchema = z.discriminatedUnion("ok", [
   z.object({

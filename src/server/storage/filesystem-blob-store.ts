@@ -10,6 +10,13 @@ import { BlobTooLargeError, type BlobStore, type StoredBlob } from "./blob-store
 /** Blobs under `<root>/sha256/ab/cd/<hex>`; uploads land in `<root>/tmp` first and are renamed in. */
 export function createFilesystemBlobStore(root: string): BlobStore {
   const tmpDir = path.join(root, "tmp");
+  // Directories already created by this process: a put then costs no mkdir syscalls.
+  const knownDirs = new Set<string>();
+  const ensureDir = async (dir: string) => {
+    if (knownDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    knownDirs.add(dir);
+  };
   const pathOf = (key: string): string => {
     if (!/^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(key)) throw new Error(`Invalid blob key: ${key}`);
     return path.join(root, key);
@@ -17,7 +24,7 @@ export function createFilesystemBlobStore(root: string): BlobStore {
 
   return {
     async put(source: Readable, { maxBytes, signal }): Promise<StoredBlob> {
-      await fs.mkdir(tmpDir, { recursive: true });
+      await ensureDir(tmpDir);
       const tmpPath = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
       const hash = createHash("sha256");
       let sizeBytes = 0;
@@ -38,15 +45,14 @@ export function createFilesystemBlobStore(root: string): BlobStore {
       const sha256 = hash.digest("hex");
       const key = `sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
       const finalPath = pathOf(key);
-      await fs.mkdir(path.dirname(finalPath), { recursive: true });
+      await ensureDir(path.dirname(finalPath));
       // rename is atomic; an identical blob already there is simply replaced by the same bytes.
       await fs.rename(tmpPath, finalPath);
       return { key, sha256, sizeBytes };
     },
     async localPath(key) {
-      const file = pathOf(key);
-      await fs.access(file);
-      return file;
+      // No existence check: readers open the file anyway and report a missing one clearly.
+      return pathOf(key);
     },
     uri(key) {
       return pathToFileURL(pathOf(key)).href;

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { TaskSuccess } from "../../dispatch/task-contract";
+import type { MediaFile } from "../../db/models";
+import type { MediaInfo } from "../../media/probe-media";
 import type { TaskTransport } from "../../dispatch/in-process-transport";
 import { sql, type BatchStep } from "../../db/sql/sql-client";
 import { PermanentJobError } from "../../errors";
@@ -23,6 +25,7 @@ export function createTranscribeHandler(deps: { media: MediaService; transport: 
     if (params.diarization !== "none") {
       ctx.log("warn", `diarization "${params.diarization}" is not supported by this engine; the transcript has no speaker labels`);
     }
+    const known = probedMedia(media);
     const result = await deps.transport.execute(
       {
         version: 1,
@@ -32,6 +35,7 @@ export function createTranscribeHandler(deps: { media: MediaService; transport: 
         mediaBlobKey: media.blobKey,
         language: params.language,
         engines: ctx.engines.length,
+        ...(known ? { media: known } : {}),
       },
       { engines: ctx.engines, signal: ctx.signal, onProgress: ctx.reportProgress },
     );
@@ -48,6 +52,12 @@ export function createTranscribeHandler(deps: { media: MediaService; transport: 
     const summary: TranscriptionResult = { transcriptId, words, durationS: m.durationS, engine: result.engine.name, elapsedS: result.elapsedS };
     return { result: summary, outputs: transcriptSteps(ctx.job.id, params.mediaFileId, transcriptId, result) };
   };
+}
+
+/** The upload's probe results, when complete enough to spare the worker a probe. */
+function probedMedia(media: MediaFile): MediaInfo | null {
+  if (media.durationS === null || media.format === null) return null;
+  return { format: media.format, durationS: media.durationS, sampleRateHz: media.sampleRateHz, channels: media.channels, audioCodec: null, hasAudio: true };
 }
 
 function transcriptSteps(jobId: string, mediaFileId: string, transcriptId: string, result: TaskSuccess): BatchStep[] {
