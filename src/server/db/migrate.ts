@@ -20,7 +20,9 @@ export type MigrateOptions = {
  * Applies the committed migrations in `<migrationsDir>/<provider>/` that the database at `url`
  * has not seen yet, through Prisma's wasm schema engine, recording them in `_prisma_migrations`
  * exactly as `prisma migrate deploy` does. Idempotent, and safe to call from several processes
- * at once: they take turns under a cross-process lock (see migration-lock.ts).
+ * at once: they take turns under a cross-process lock (see migration-lock.ts). Also safe while
+ * other processes have the database open and write to it: on SQLite the engine's own exclusive
+ * locking mode is left out (see engine-adapters.ts), so it shares the database like any client.
  *
  * @returns the names of the migrations applied by this call (empty when up to date).
  */
