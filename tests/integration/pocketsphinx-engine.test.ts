@@ -6,9 +6,9 @@ import { readFile } from "node:fs/promises";
 import type { Engine, TranscriptSegment } from "../../src/server/asr/engine";
 import { createPocketSphinxEngineFactory } from "../../src/server/asr/pocketsphinx-engine";
 import { transcribeMedia } from "../../src/server/asr/transcribe-media";
-import { PermanentJobError } from "../../src/server/errors";
 import { librivoxClips, makeAudio, makeTempDir, makeVideo, writeFixture, type TempDir } from "../helpers/fixtures";
 import { wordErrorRate } from "../helpers/wer";
+import { assertPermanent } from "../helpers/assertions";
 
 const available = existsSync("/usr/bin/pocketsphinx_continuous") && librivoxClips().length > 0;
 const skip = available ? false : "pocketsphinx or pocketsphinx-testdata is not installed";
@@ -16,14 +16,6 @@ const skip = available ? false : "pocketsphinx or pocketsphinx-testdata is not i
 const signal = (): AbortSignal => new AbortController().signal;
 const textOf = (segments: readonly TranscriptSegment[]): string => segments.map((segment) => segment.text).join(" ");
 
-function assertPermanent(message: string | RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof PermanentJobError, `expected PermanentJobError, got ${String(error)}`);
-    if (typeof message === "string") assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  };
-}
 
 function assertMonotonic(segments: readonly TranscriptSegment[]): void {
   let last = -Infinity;

@@ -1,6 +1,5 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PermanentJobError } from "../../src/server/errors";
 import { resetFfmpegBinariesCache, resolveFfmpegBinaries } from "../../src/server/media/ffmpeg-binaries";
 import {
   parseFfmpegInputSummary,
@@ -10,6 +9,7 @@ import {
   type MediaInfo,
 } from "../../src/server/media/probe-media";
 import { makeAudio, makeTempDir, makeVideo, writeFixture, type TempDir } from "../helpers/fixtures";
+import { assertPermanent } from "../helpers/assertions";
 
 type WavSpec = {
   formatTag: number;
@@ -64,14 +64,6 @@ function buildWav(spec: WavSpec): Buffer {
   return Buffer.concat([riff, body]);
 }
 
-function assertPermanent(message: string | RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof PermanentJobError, `expected PermanentJobError, got ${String(error)}`);
-    if (typeof message === "string") assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  };
-}
 
 let tmp: TempDir;
 before(async () => {

@@ -1,3 +1,4 @@
+import { AppError } from "../errors";
 import type { TranscriptSegment, TranscriptWord } from "../asr/engine";
 
 /** One subtitle. Times in seconds; `index` is 1-based. */
@@ -205,4 +206,33 @@ export function timestampSeconds(hours: string | undefined, minutes: string, sec
 /** Splits text into lines, dropping a BOM and accepting CRLF, CR and LF. */
 export function splitLines(text: string): string[] {
   return text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+}
+
+/** Builds the BAD_REQUEST errors of a subtitle parser, naming the line and what was expected. */
+export function subtitleErrorFactory(format: string, lines: readonly string[]): (lineIndex: number, expected: string) => AppError {
+  return (lineIndex, expected) => {
+    const found = (lines[lineIndex] ?? "").trim().slice(0, 80);
+    return new AppError("BAD_REQUEST", `Invalid ${format} at line ${lineIndex + 1}: expected ${expected}, found "${found}"`);
+  };
+}
+
+/**
+ * Reads a `start --> end` line whose pattern captures hours?, minutes, seconds and fraction
+ * twice. Throws through `invalid` when it does not match or the times are impossible.
+ */
+export function parseTimingLine(
+  pattern: RegExp,
+  lines: readonly string[],
+  lineIndex: number,
+  example: string,
+  invalid: (lineIndex: number, expected: string) => AppError,
+): { startS: number; endS: number } {
+  const timing = pattern.exec(lines[lineIndex] ?? "");
+  if (!timing) throw invalid(lineIndex, `a timing line such as "${example}"`);
+  const [, h1, m1, s1, f1, h2, m2, s2, f2] = timing;
+  const startS = timestampSeconds(h1, m1 ?? "", s1 ?? "", f1 ?? "");
+  const endS = timestampSeconds(h2, m2 ?? "", s2 ?? "", f2 ?? "");
+  if (startS === null || endS === null) throw invalid(lineIndex, "minutes and seconds below 60");
+  if (endS < startS) throw invalid(lineIndex, "an end time after the start time");
+  return { startS, endS };
 }

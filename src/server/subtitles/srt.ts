@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import { formatTimestamp, splitLines, timestampSeconds, type Cue } from "./cues";
+import { formatTimestamp, parseTimingLine, splitLines, subtitleErrorFactory, type Cue } from "./cues";
 
 /** Renders cues as SubRip (SRT): `00:00:01,234 --> 00:00:02,000`, blocks separated by a blank line. */
 export function renderSrt(cues: readonly Cue[]): string {
@@ -27,10 +27,7 @@ export function parseSrt(text: string): Cue[] {
   const lines = splitLines(text);
   const cues: Cue[] = [];
   let i = 0;
-  const invalid = (lineIndex: number, expected: string): AppError => {
-    const found = (lines[lineIndex] ?? "").trim().slice(0, 80);
-    return new AppError("BAD_REQUEST", `Invalid SRT at line ${lineIndex + 1}: expected ${expected}, found "${found}"`);
-  };
+  const invalid = subtitleErrorFactory("SRT", lines);
 
   while (i < lines.length) {
     if ((lines[i] ?? "").trim() === "") {
@@ -44,13 +41,7 @@ export function parseSrt(text: string): Cue[] {
     } else if (!(lines[i] ?? "").includes("-->")) {
       throw invalid(i, "a cue number");
     }
-    const timing = SRT_TIMING.exec(lines[i] ?? "");
-    if (!timing) throw invalid(i, 'a timing line such as "00:00:01,000 --> 00:00:04,000"');
-    const [, h1, m1, s1, f1, h2, m2, s2, f2] = timing;
-    const startS = timestampSeconds(h1, m1 ?? "", s1 ?? "", f1 ?? "");
-    const endS = timestampSeconds(h2, m2 ?? "", s2 ?? "", f2 ?? "");
-    if (startS === null || endS === null) throw invalid(i, "minutes and seconds below 60");
-    if (endS < startS) throw invalid(i, "an end time after the start time");
+    const { startS, endS } = parseTimingLine(SRT_TIMING, lines, i, "00:00:01,000 --> 00:00:04,000", invalid);
     i++;
 
     const textLines: string[] = [];

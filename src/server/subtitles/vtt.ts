@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import { formatTimestamp, splitLines, timestampSeconds, type Cue } from "./cues";
+import { formatTimestamp, parseTimingLine, splitLines, subtitleErrorFactory, type Cue } from "./cues";
 
 /**
  * Renders cues as WebVTT. The cue index is written as the cue identifier so parseVtt gives
@@ -25,10 +25,7 @@ const VTT_TIMING = new RegExp(String.raw`^\s*${VTT_TIME}[ \t]+-->[ \t]+${VTT_TIM
  */
 export function parseVtt(text: string): Cue[] {
   const lines = splitLines(text);
-  const invalid = (lineIndex: number, expected: string): AppError => {
-    const found = (lines[lineIndex] ?? "").trim().slice(0, 80);
-    return new AppError("BAD_REQUEST", `Invalid WebVTT at line ${lineIndex + 1}: expected ${expected}, found "${found}"`);
-  };
+  const invalid = subtitleErrorFactory("WebVTT", lines);
   if (!/^WEBVTT(?:[ \t].*)?$/.test(lines[0] ?? "")) throw invalid(0, 'the "WEBVTT" header');
 
   let i = 1;
@@ -54,13 +51,7 @@ export function parseVtt(text: string): Cue[] {
       identifier = line.trim();
       i++;
     }
-    const timing = VTT_TIMING.exec(lines[i] ?? "");
-    if (!timing) throw invalid(i, 'a timing line such as "00:00:01.000 --> 00:00:04.000"');
-    const [, h1, m1, s1, f1, h2, m2, s2, f2] = timing;
-    const startS = timestampSeconds(h1, m1 ?? "", s1 ?? "", f1 ?? "");
-    const endS = timestampSeconds(h2, m2 ?? "", s2 ?? "", f2 ?? "");
-    if (startS === null || endS === null) throw invalid(i, "minutes and seconds below 60");
-    if (endS < startS) throw invalid(i, "an end time after the start time");
+    const { startS, endS } = parseTimingLine(VTT_TIMING, lines, i, "00:00:01.000 --> 00:00:04.000", invalid);
     i++;
 
     const payload: string[] = [];
