@@ -26,6 +26,10 @@ export type NewJob = {
 /** Identifies one attempt of a running job; every write of that attempt is conditional on it. */
 export type AttemptRef = { jobId: string; owner: string; attempt: number };
 
+/** The status read every client polls: built once so its prepared statement is found by key. */
+const SELECT_JOB_WITH_MEDIA = `SELECT ${JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ")}, ${MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ")}
+  FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`;
+
 const OWNED = `"id" = ? AND "status" = 'RUNNING' AND "leaseOwner" = ? AND "attempts" = ?`;
 const ownedParams = (ref: AttemptRef) => [ref.jobId, ref.owner, ref.attempt] as const;
 
@@ -84,9 +88,7 @@ export class JobStore {
 
   /** A job with its media file, in one query (the status read every client polls). */
   async findWithMedia(jobId: string): Promise<(Job & { mediaFile: MediaFile | null }) | null> {
-    const mediaColumns = MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ");
-    const jobColumns = JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ");
-    const rows = await this.db.all(sql(`SELECT ${jobColumns}, ${mediaColumns} FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`, jobId));
+    const rows = await this.db.all(sql(SELECT_JOB_WITH_MEDIA, jobId));
     const row = rows[0];
     if (!row) return null;
     return { ...toJob(row), mediaFile: row.m_id === null || row.m_id === undefined ? null : toMediaFile(row, "m_") };

@@ -8,6 +8,10 @@ import { AppError, PermanentJobError } from "../errors";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
 import { BlobTooLargeError, type BlobStore } from "../storage/blob-store";
 
+const QUOTED_MEDIA_COLUMNS = MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ");
+const INSERT_MEDIA = `INSERT INTO "MediaFile" (${QUOTED_MEDIA_COLUMNS}) VALUES (${MEDIA_COLUMNS.map(() => "?").join(", ")})`;
+const SELECT_MEDIA = `SELECT ${QUOTED_MEDIA_COLUMNS} FROM "MediaFile" WHERE "id" = ?`;
+
 export type UploadMeta = { originalName: string; contentType: string | null };
 
 /** Turns an upload stream into a stored blob and a MediaFile row. */
@@ -55,7 +59,7 @@ export class MediaService {
     };
     await this.sql.run(
       sql(
-        `INSERT INTO "MediaFile" (${MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ")}) VALUES (${MEDIA_COLUMNS.map(() => "?").join(", ")})`,
+        INSERT_MEDIA,
         ...MEDIA_COLUMNS.map((column) => media[column]),
       ),
     );
@@ -80,7 +84,7 @@ export class MediaService {
   }
 
   async find(id: string): Promise<MediaFile | null> {
-    const rows = await this.sql.all(sql(`SELECT ${MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ")} FROM "MediaFile" WHERE "id" = ?`, id));
+    const rows = await this.sql.all(sql(SELECT_MEDIA, id));
     return rows[0] ? toMediaFile(rows[0]) : null;
   }
 
