@@ -13,6 +13,7 @@ export type TestApp = {
   app: App;
   baseUrl: string;
   dataDir: string;
+  databaseUrl: string;
   /** Stops the server and app and drops the database. */
   close(): Promise<void>;
 };
@@ -34,6 +35,7 @@ export async function startTestApp(provider: DatabaseProvider, env: Record<strin
     app,
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir: temp.dir,
+    databaseUrl: database.url,
     async close() {
       if (closed) return;
       closed = true;

@@ -3,6 +3,7 @@ import { openAsBlob } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { openDatabase } from "../../src/server/db/client";
 import { librivoxClips, makeTempDir } from "../helpers/fixtures";
 import { startTestApp, v2JobForm, waitForV2Job, type TestApp } from "../helpers/test-app";
 
@@ -107,5 +108,21 @@ describe("operations", () => {
     assert.equal(job.media?.id, media.id);
     const capacity = await client.system.capacity.query();
     assert.equal(capacity.maxEngines, 2);
+  });
+
+  it("puts a running job back in the queue when shutdown is forced", async () => {
+    const t = await startTestApp("sqlite", { PARALLEL: "1" });
+    apps.push(t);
+    const id = await submit(t, 0);
+    await t.app.close({ force: true });
+    const db = await openDatabase(t.databaseUrl);
+    try {
+      const job = await db.prisma.job.findUniqueOrThrow({ where: { id }, include: { logs: true } });
+      assert.equal(job.status, "QUEUED");
+      assert.equal(job.lastError, "The server shut down during this attempt");
+      assert.ok(job.logs.some((line) => /will retry: The server shut down/.test(line.message)));
+    } finally {
+      await db.close();
+    }
   });
 });
