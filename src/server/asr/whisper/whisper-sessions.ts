@@ -1,0 +1,130 @@
+import * as ort from "onnxruntime-node";
+import type { WhisperModelFiles } from "./model-files";
+
+/** Per-layer key/value tensors of the decoder's self-attention and cross-attention. */
+export type KvCache = Map<string, ort.Tensor>;
+
+export type SessionOptions = {
+  /** "cuda" falls back to CPU where the CUDA provider is not installed. */
+  provider: "cpu" | "cuda";
+  /** Threads one session may use for one operator. */
+  intraOpThreads: number;
+};
+
+export type DecoderStep = {
+  /** [batch × steps × vocab] logits, row-major. */
+  logits: Float32Array;
+  steps: number;
+  vocab: number;
+  cache: KvCache;
+};
+
+const kvName = (prefix: "past_key_values" | "present", layer: number, part: "decoder" | "encoder", kind: "key" | "value") => `${prefix}.${layer}.${part}.${kind}`;
+
+/**
+ * The ONNX sessions of one engine slot, created once and reused. Hides the difference
+ * between a merged decoder (one graph with an If on `use_cache_branch`) and the split
+ * decoder + decoder-with-past pair, and keeps the cross-attention K/V of the first step,
+ * which the cached graphs only pass through.
+ */
+export class WhisperSessions {
+  private constructor(
+    private readonly files: WhisperModelFiles,
+    private readonly encoder: ort.InferenceSession,
+    private readonly decoder: ort.InferenceSession,
+    private readonly decoderWithPast: ort.InferenceSession | null,
+    readonly provider: string,
+  ) {}
+
+  static async create(files: WhisperModelFiles, options: SessionOptions): Promise<WhisperSessions> {
+    const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all" };
+    const create = async (file: string): Promise<{ session: ort.InferenceSession; provider: string }> => {
+      if (options.provider === "cuda") {
+        try {
+          return { session: await ort.InferenceSession.create(file, { ...base, executionProviders: ["cuda"] }), provider: "cuda" };
+        } catch {
+          // The CUDA provider's libraries are an optional install (see the README); fall back.
+        }
+      }
+      return { session: await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] }), provider: "cpu" };
+    };
+    const encoder = await create(files.encoder);
+    if (files.decoder.kind === "merged") {
+      const merged = await create(files.decoder.merged);
+      return new WhisperSessions(files, encoder.session, merged.session, null, encoder.provider);
+    }
+    const decoder = await create(files.decoder.decoder);
+    const withPast = await create(files.decoder.withPast);
+    return new WhisperSessions(files, encoder.session, decoder.session, withPast.session, encoder.provider);
+  }
+
+  get layers(): number {
+    return this.files.config.decoder_layers;
+  }
+
+  /** features: [batch × mels × frames] → encoder hidden states [batch × positions × d_model]. */
+  async encode(features: Float32Array, batch: number): Promise<ort.Tensor> {
+    const mels = this.files.features.featureSize;
+    const frames = features.length / batch / mels;
+    const result = await this.encoder.run({ input_features: new ort.Tensor("float32", features, [batch, mels, frames]) });
+    return result.last_hidden_state!;
+  }
+
+  /**
+   * One decoder call. Without a cache, `tokens` is the whole sequence so far ([batch × steps]);
+   * with one, just the newest token per sequence. Returns the logits and the grown cache.
+   */
+  async decode(tokens: BigInt64Array, batch: number, encoderHidden: ort.Tensor, cache: KvCache | null): Promise<DecoderStep> {
+    const steps = tokens.length / batch;
+    const inputIds = new ort.Tensor("int64", tokens, [batch, steps]);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    if (this.decoderWithPast) {
+      result = cache
+        ? await this.decoderWithPast.run({ input_ids: inputIds, ...this.pastFeeds(cache) })
+        : await this.decoder.run({ input_ids: inputIds, encoder_hidden_states: encoderHidden });
+    } else {
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: inputIds,
+        encoder_hidden_states: encoderHidden,
+        use_cache_branch: new ort.Tensor("bool", Uint8Array.from([cache ? 1 : 0]), [1]),
+        ...(cache ? this.pastFeeds(cache) : this.emptyPast(batch)),
+      };
+      // The merged graph declares only the inputs it uses; feed exactly those.
+      result = await this.decoder.run(Object.fromEntries(this.decoder.inputNames.map((name) => [name, feeds[name]!])));
+    }
+    const logits = result.logits!;
+    const next: KvCache = new Map();
+    for (let layer = 0; layer < this.layers; layer++) {
+      for (const kind of ["key", "value"] as const) {
+        next.set(kvName("past_key_values", layer, "decoder", kind), result[kvName("present", layer, "decoder", kind)]!);
+        // Cross-attention K/V depend on the audio only: keep the first step's.
+        const encoderKv = cache?.get(kvName("past_key_values", layer, "encoder", kind)) ?? result[kvName("present", layer, "encoder", kind)]!;
+        next.set(kvName("past_key_values", layer, "encoder", kind), encoderKv);
+      }
+    }
+    return { logits: logits.data as Float32Array, steps, vocab: logits.dims[2]!, cache: next };
+  }
+
+  private pastFeeds(cache: KvCache): Record<string, ort.Tensor> {
+    return Object.fromEntries(cache.entries());
+  }
+
+  /** Zero-length past tensors: the merged graph needs its past inputs even on its first call. */
+  private emptyPast(batch: number): Record<string, ort.Tensor> {
+    const heads = this.files.config.decoder_attention_heads;
+    const headDim = this.files.config.d_model / heads;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (let layer = 0; layer < this.layers; layer++) {
+      for (const part of ["decoder", "encoder"] as const) {
+        for (const kind of ["key", "value"] as const) {
+          feeds[kvName("past_key_values", layer, part, kind)] = new ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
+        }
+      }
+    }
+    return feeds;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.encoder.release(), this.decoder.release(), this.decoderWithPast?.release()]);
+  }
+}
