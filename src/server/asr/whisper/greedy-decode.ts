@@ -12,6 +12,12 @@ export type GreedyOptions = {
   useCache: boolean;
   /** Adjusts one sequence's next-token logits in place before the argmax (suppression rules). */
   filterLogits?: (logits: Float32Array, generated: readonly number[]) => void;
+  /** Sees the first call's logits for the whole prompt ([batch × steps × vocab]), e.g. to read p(no speech). */
+  onPromptLogits?: (logits: Float32Array, steps: number, vocab: number) => void;
+  /** Ends a sequence early (a repetition loop); its tokens so far are kept. */
+  shouldStop?: (generated: readonly number[]) => boolean;
+  /** Receives the log-probability of each chosen token, after filtering. */
+  onToken?: (sequence: number, token: number, logProb: number) => void;
   signal?: AbortSignal;
 };
 
@@ -30,6 +36,7 @@ export async function greedyDecode(sessions: WhisperSessions, encoderHidden: ort
   for (let step = 0; step < options.maxNewTokens; step++) {
     options.signal?.throwIfAborted();
     const out = await sessions.decode(feed, batch, encoderHidden, options.useCache ? cache : null);
+    if (step === 0) options.onPromptLogits?.(out.logits, out.steps, out.vocab);
     if (options.useCache) cache = out.cache;
     for (let b = 0; b < batch; b++) {
       const offset = (b * out.steps + out.steps - 1) * out.vocab;
@@ -42,7 +49,8 @@ export async function greedyDecode(sessions: WhisperSessions, encoderHidden: ort
         options.filterLogits?.(logits, generated[b]!);
         next = argmax(logits);
         generated[b]!.push(next);
-        if (next === options.endOfText) done[b] = true;
+        if (options.onToken) options.onToken(b, next, logSoftmaxAt(logits, next));
+        if (next === options.endOfText || options.shouldStop?.(generated[b]!)) done[b] = true;
       }
       sequences[b]!.push(next);
     }
@@ -54,6 +62,15 @@ export async function greedyDecode(sessions: WhisperSessions, encoderHidden: ort
 
 function sequenceTokens(sequences: readonly number[][]): BigInt64Array {
   return BigInt64Array.from(sequences.flatMap((sequence) => sequence.map((token) => BigInt(token))));
+}
+
+/** log p(index) under a softmax of `logits`. */
+export function logSoftmaxAt(logits: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return logits[index]! - max - Math.log(sum);
 }
 
 export function argmax(values: Float32Array): number {

@@ -1,0 +1,177 @@
+import path from "node:path";
+import { PermanentJobError } from "../../errors";
+import { decodePcm } from "../../media/decode-pcm";
+import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
+import { planChunks, type AudioChunk } from "../vad/plan-chunks";
+import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
+import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
+import { LogMelExtractor } from "./log-mel";
+import { loadWhisperModelFiles, type ModelVariant, type WhisperModelFiles } from "./model-files";
+import { cutTrailingLoop, endsInLoop } from "./repetition";
+import { createWhisperLogitRules } from "./timestamp-rules";
+import { tokensToSegments } from "./tokens-to-segments";
+import { WhisperSessions } from "./whisper-sessions";
+
+export type WhisperEngineOptions = {
+  modelDir: string;
+  variant: ModelVariant;
+  provider: "cpu" | "cuda";
+  /** Threads per ONNX operator in this slot. */
+  intraOpThreads: number;
+  /** Chunks encoded and decoded together. */
+  batchSize: number;
+  /** Tokens generated per chunk at most (Whisper's limit is 224). */
+  maxNewTokens: number;
+  /** A chunk whose p(<|nospeech|>) exceeds this and whose mean token log-prob is below -1 yields no text. */
+  noSpeechThreshold: number;
+};
+
+export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
+  variant: "fp32",
+  provider: "cpu",
+  intraOpThreads: 1,
+  batchSize: 4,
+  maxNewTokens: 224,
+  noSpeechThreshold: 0.6,
+};
+
+const SAMPLE_RATE = 16_000;
+
+/**
+ * Whisper on onnxruntime-node: decode → Silero VAD → chunks of at most 30 s → log-mel →
+ * batched encoder → batched greedy decoding with the KV cache and Whisper's timestamp
+ * rules → timed segments in file time. Silence never reaches the decoder (VAD), and a
+ * chunk the model itself judges speechless (no-speech gate) yields nothing.
+ */
+export class WhisperEngine implements Engine {
+  readonly info: EngineInfo;
+
+  private constructor(
+    private readonly files: WhisperModelFiles,
+    private readonly sessions: WhisperSessions,
+    private readonly vad: SileroVad,
+    private readonly mel: LogMelExtractor,
+    private readonly options: WhisperEngineOptions,
+  ) {
+    this.info = {
+      name: "whisper-onnx",
+      model: `${path.basename(files.dir)} (${options.variant})`,
+      provider: sessions.provider,
+      languages: [...files.tokenizer.special.languages.keys()],
+    };
+  }
+
+  static async create(options: WhisperEngineOptions): Promise<WhisperEngine> {
+    const files = await loadWhisperModelFiles(options.modelDir, options.variant);
+    const sessions = await WhisperSessions.create(files, { provider: options.provider, intraOpThreads: options.intraOpThreads });
+    const vad = await SileroVad.load();
+    return new WhisperEngine(files, sessions, vad, new LogMelExtractor(files.features), options);
+  }
+
+  async transcribe(input: EngineInput): Promise<EngineTranscription> {
+    const audio = await decodePcm(input.mediaPath, { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}), signal: input.signal });
+    const offsetS = input.startS ?? 0;
+    const regions = await this.vad.detect(audio, DEFAULT_VAD_OPTIONS, input.signal);
+    const chunks = planChunks(regions, this.files.features.nSamples / SAMPLE_RATE);
+    const language = chunks.length && input.language === "auto" ? await this.detectLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
+    const segments: TranscriptSegment[] = [];
+    for (let i = 0; i < chunks.length; i += this.options.batchSize) {
+      const batch = chunks.slice(i, i + this.options.batchSize);
+      segments.push(...(await this.transcribeBatch(audio, batch, language, offsetS, input.signal)));
+    }
+    return { language, segments };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.sessions.close(), this.vad.close()]);
+  }
+
+  private languageCode(requested: string): string {
+    const code = requested.toLowerCase().split(/[-_]/)[0] ?? requested;
+    const known = this.files.tokenizer.special.languages;
+    if (code === "auto") return known.has("en") ? "en" : ([...known.keys()][0] ?? "en");
+    if (!known.has(code)) throw new PermanentJobError(`Language '${code}' is not supported by the whisper-onnx model (supported: ${[...known.keys()].join(", ")})`);
+    return code;
+  }
+
+  private features(audio: Float32Array, chunks: readonly AudioChunk[]): Float32Array {
+    const perChunk = this.files.features.featureSize * this.mel.frames;
+    const out = new Float32Array(perChunk * chunks.length);
+    chunks.forEach((chunk, index) => {
+      const from = Math.floor(chunk.startS * SAMPLE_RATE);
+      const to = Math.min(audio.length, Math.ceil(chunk.endS * SAMPLE_RATE));
+      out.set(this.mel.extract(audio.subarray(from, to)), index * perChunk);
+    });
+    return out;
+  }
+
+  /** The most likely language token after <|startoftranscript|> on the first chunk. */
+  private async detectLanguage(audio: Float32Array, chunk: AudioChunk, signal: AbortSignal): Promise<string> {
+    const hidden = await this.sessions.encode(this.features(audio, [chunk]), 1);
+    const { special } = this.files.tokenizer;
+    let best = "en";
+    await greedyDecode(this.sessions, hidden, 1, {
+      prompt: [special.startOfTranscript],
+      maxNewTokens: 1,
+      endOfText: null,
+      useCache: true,
+      signal,
+      onPromptLogits: (logits) => {
+        let bestLogit = -Infinity;
+        for (const [code, id] of special.languages) {
+          if (logits[id]! > bestLogit) {
+            bestLogit = logits[id]!;
+            best = code;
+          }
+        }
+      },
+    });
+    return best;
+  }
+
+  private async transcribeBatch(audio: Float32Array, chunks: readonly AudioChunk[], language: string, offsetS: number, signal: AbortSignal): Promise<TranscriptSegment[]> {
+    const { tokenizer, generation } = this.files;
+    const { special } = tokenizer;
+    const hidden = await this.sessions.encode(this.features(audio, chunks), chunks.length);
+    const prompt = [special.startOfTranscript, special.languages.get(language)!, special.transcribe];
+    const noSpeech = new Array<number>(chunks.length).fill(0);
+    const logProbSums = new Array<number>(chunks.length).fill(0);
+    const counts = new Array<number>(chunks.length).fill(0);
+    const tokens = await greedyDecode(this.sessions, hidden, chunks.length, {
+      prompt,
+      maxNewTokens: Math.min(this.options.maxNewTokens, generation.max_length - prompt.length),
+      endOfText: special.endOfText,
+      useCache: true,
+      signal,
+      filterLogits: createWhisperLogitRules({
+        special,
+        suppressTokens: generation.suppress_tokens,
+        beginSuppressTokens: generation.begin_suppress_tokens,
+        timestamps: true,
+        maxInitialTimestampS: 1,
+      }),
+      shouldStop: (generated) => endsInLoop(generated),
+      onToken: (sequence, _token, logProb) => {
+        logProbSums[sequence] = logProbSums[sequence]! + logProb;
+        counts[sequence] = counts[sequence]! + 1;
+      },
+      onPromptLogits: (logits, steps, vocab) => {
+        if (special.noSpeech === null) return;
+        for (let b = 0; b < chunks.length; b++) noSpeech[b] = Math.exp(logSoftmaxAt(logits.subarray(b * steps * vocab, b * steps * vocab + vocab), special.noSpeech));
+      },
+    });
+    const segments: TranscriptSegment[] = [];
+    tokens.forEach((sequence, b) => {
+      const chunk = chunks[b]!;
+      const meanLogProb = counts[b] ? logProbSums[b]! / counts[b]! : 0;
+      if (noSpeech[b]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
+      segments.push(...tokensToSegments(cutTrailingLoop(sequence), tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
+    });
+    return segments;
+  }
+}
+
+/** One slot per call: sessions and VAD are created once per slot and reused. */
+export function createWhisperEngineFactory(options: WhisperEngineOptions): EngineFactory {
+  return () => WhisperEngine.create(options);
+}
