@@ -38,7 +38,19 @@ export const envSchema = z.object({
   SYNC_TRANSCRIBE_TIMEOUT_MS: positiveInt.default(300_000),
   /** ms a single transcription may run before it is abandoned. */
   JOB_TIMEOUT_MS: positiveInt.default(2 * 60 * 60 * 1000),
-  ASR_ENGINE: z.enum(["auto", "pocketsphinx"]).default("auto"),
+  /** auto: Whisper when a model is configured or installed, else PocketSphinx when installed. */
+  ASR_ENGINE: z.enum(["auto", "pocketsphinx", "whisper-onnx"]).default("auto"),
+  /** A Whisper ONNX model directory (Hugging Face export layout). */
+  ASR_MODEL_DIR: z.string().min(1).optional(),
+  /** A model installed in the cache by `npm run models -- download <name>`. */
+  ASR_MODEL: z.string().min(1).optional(),
+  ASR_MODEL_VARIANT: z.enum(["fp32", "fp16", "quantized"]).default("fp32"),
+  /** cuda where onnxruntime's CUDA provider is installed (falls back to cpu otherwise). */
+  ASR_PROVIDER: z.enum(["cpu", "cuda"]).default("cpu"),
+  /** Threads per ONNX operator in each engine slot. */
+  ASR_THREADS: positiveInt.max(64).default(1),
+  /** Chunks per encoder/decoder batch. */
+  ASR_BATCH_SIZE: positiveInt.max(64).default(4),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
   ASR_ENGINE_MODULE: z.string().min(1).optional(),
   /** Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`. */
@@ -78,7 +90,13 @@ export type AppConfig = {
   maxAttempts: number;
   syncTranscribeTimeoutMs: number;
   jobTimeoutMs: number;
-  asrEngine: "auto" | "pocketsphinx";
+  asrEngine: "auto" | "pocketsphinx" | "whisper-onnx";
+  asrModelDir: string | undefined;
+  asrModel: string | undefined;
+  asrModelVariant: "fp32" | "fp16" | "quantized";
+  asrProvider: "cpu" | "cuda";
+  asrThreads: number;
+  asrBatchSize: number;
   asrEngineModule: string | undefined;
   apiKeys: string[];
   v2StatusStyle: "auto" | "upper" | "lower";
@@ -142,6 +160,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     syncTranscribeTimeoutMs: e.SYNC_TRANSCRIBE_TIMEOUT_MS,
     jobTimeoutMs: e.JOB_TIMEOUT_MS,
     asrEngine: e.ASR_ENGINE,
+    asrModelDir: e.ASR_MODEL_DIR,
+    asrModel: e.ASR_MODEL,
+    asrModelVariant: e.ASR_MODEL_VARIANT,
+    asrProvider: e.ASR_PROVIDER,
+    asrThreads: e.ASR_THREADS,
+    asrBatchSize: e.ASR_BATCH_SIZE,
     asrEngineModule: e.ASR_ENGINE_MODULE,
     apiKeys: e.API_KEYS,
     v2StatusStyle: e.V2_STATUS_STYLE,

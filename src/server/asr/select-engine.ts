@@ -1,23 +1,81 @@
-import { pathToFileURL } from "node:url";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { AppConfig } from "../env";
+import { PermanentJobError } from "../errors";
 import type { EngineFactory } from "./engine";
+import { findExecutable } from "../media/run-process";
 import { createPocketSphinxEngineFactory } from "./pocketsphinx-engine";
+import { modelCacheDir, resolveModelDir } from "./whisper/model-cache";
+import { loadWhisperModelFiles } from "./whisper/model-files";
+import { DEFAULT_WHISPER_OPTIONS, type WhisperEngineOptions } from "./whisper/whisper-engine";
+import { createThreadedEngineFactory } from "./worker/threaded-engine";
+
+type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "dataDir">;
+
+const HOW_TO_GET_A_MODEL =
+  "set ASR_MODEL_DIR to a Whisper ONNX export, or run `npm run models -- download onnx-community/whisper-base` and set ASR_MODEL=onnx-community/whisper-base, or install PocketSphinx (apt-get install pocketsphinx pocketsphinx-en-us)";
 
 /**
- * Picks the engine factory from configuration. ASR_ENGINE_MODULE loads a custom engine
- * (a module exporting `createEngineFactory(): EngineFactory`); it is how the control-plane
- * benchmark plugs in an engine that returns at once, and how operators add their own.
+ * A factory that fails every slot with `message`: the server still starts, /live reports
+ * the reason, and jobs fail at once with it (retrying cannot help).
  */
-export async function selectEngineFactory(config: Pick<AppConfig, "asrEngine" | "asrEngineModule">): Promise<EngineFactory> {
+function unavailable(message: string): EngineFactory {
+  return async () => {
+    throw new PermanentJobError(message);
+  };
+}
+
+/** The Whisper model directory from ASR_MODEL_DIR or ASR_MODEL, validated now; null when none is configured. */
+async function whisperModelDir(config: EngineConfig): Promise<string | null> {
+  if (!config.asrModelDir && !config.asrModel) return null;
+  const dir = await resolveModelDir({
+    ...(config.asrModelDir ? { modelDir: config.asrModelDir } : {}),
+    ...(config.asrModel ? { modelName: config.asrModel } : {}),
+    variant: config.asrModelVariant,
+    cacheDir: modelCacheDir({ DATA_DIR: config.dataDir, ASR_MODEL_CACHE: process.env.ASR_MODEL_CACHE }),
+  });
+  // A broken model (missing files, another architecture, no tokenizer) fails here, at start.
+  await loadWhisperModelFiles(dir, config.asrModelVariant);
+  return dir;
+}
+
+function whisperFactory(config: EngineConfig, modelDir: string): EngineFactory {
+  const options: WhisperEngineOptions = {
+    ...DEFAULT_WHISPER_OPTIONS,
+    modelDir: path.resolve(modelDir),
+    variant: config.asrModelVariant,
+    provider: config.asrProvider,
+    intraOpThreads: config.asrThreads,
+    batchSize: config.asrBatchSize,
+  };
+  // Each slot runs in its own worker thread, so decoding never blocks the HTTP event loop.
+  return createThreadedEngineFactory({ module: new URL("./whisper/whisper-engine.ts", import.meta.url).href, options });
+}
+
+/**
+ * Picks the engine from configuration:
+ * - ASR_ENGINE_MODULE: a custom engine (a module exporting `createEngineFactory()`);
+ * - whisper-onnx: the model from ASR_MODEL_DIR / ASR_MODEL (errors if there is none);
+ * - pocketsphinx: Debian's PocketSphinx;
+ * - auto: Whisper when a model is configured, else PocketSphinx when installed, else every
+ *   job fails with a message saying how to get a model.
+ */
+export async function selectEngineFactory(config: EngineConfig): Promise<EngineFactory> {
   if (config.asrEngineModule) {
     const url = pathToFileURL(path.resolve(config.asrEngineModule)).href;
     const mod = (await import(url)) as { createEngineFactory?: () => EngineFactory };
-    if (typeof mod.createEngineFactory !== "function") {
-      throw new Error(`ASR_ENGINE_MODULE ${config.asrEngineModule} does not export createEngineFactory()`);
-    }
+    if (typeof mod.createEngineFactory !== "function") throw new Error(`ASR_ENGINE_MODULE ${config.asrEngineModule} does not export createEngineFactory()`);
     return mod.createEngineFactory();
   }
-  // "auto" resolves to PocketSphinx until the ONNX Whisper engine lands.
-  return createPocketSphinxEngineFactory();
+  if (config.asrEngine === "pocketsphinx") return createPocketSphinxEngineFactory();
+  let modelDir: string | null;
+  try {
+    modelDir = await whisperModelDir(config);
+  } catch (error) {
+    return unavailable(`The Whisper model cannot be used: ${(error as Error).message}`);
+  }
+  if (modelDir) return whisperFactory(config, modelDir);
+  if (config.asrEngine === "whisper-onnx") return unavailable(`ASR_ENGINE=whisper-onnx needs a model: ${HOW_TO_GET_A_MODEL}`);
+  if (await findExecutable("pocketsphinx_continuous")) return createPocketSphinxEngineFactory();
+  return unavailable(`No speech engine is available: ${HOW_TO_GET_A_MODEL}`);
 }

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { z } from "zod";
 import { PermanentJobError } from "../../errors";
 import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
@@ -6,25 +7,26 @@ import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
 import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
 import { LogMelExtractor } from "./log-mel";
-import { loadWhisperModelFiles, type ModelVariant, type WhisperModelFiles } from "./model-files";
+import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
 import { cutTrailingLoop, endsInLoop } from "./repetition";
 import { createWhisperLogitRules } from "./timestamp-rules";
 import { tokensToSegments } from "./tokens-to-segments";
 import { WhisperSessions } from "./whisper-sessions";
 
-export type WhisperEngineOptions = {
-  modelDir: string;
-  variant: ModelVariant;
-  provider: "cpu" | "cuda";
+export const whisperEngineOptionsSchema = z.object({
+  modelDir: z.string().min(1),
+  variant: z.enum(["fp32", "fp16", "quantized"]),
+  provider: z.enum(["cpu", "cuda"]),
   /** Threads per ONNX operator in this slot. */
-  intraOpThreads: number;
+  intraOpThreads: z.number().int().positive(),
   /** Chunks encoded and decoded together. */
-  batchSize: number;
+  batchSize: z.number().int().positive(),
   /** Tokens generated per chunk at most (Whisper's limit is 224). */
-  maxNewTokens: number;
+  maxNewTokens: z.number().int().positive(),
   /** A chunk whose p(<|nospeech|>) exceeds this and whose mean token log-prob is below -1 yields no text. */
-  noSpeechThreshold: number;
-};
+  noSpeechThreshold: z.number().min(0).max(1),
+});
+export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
 export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   variant: "fp32",
@@ -174,4 +176,9 @@ export class WhisperEngine implements Engine {
 /** One slot per call: sessions and VAD are created once per slot and reused. */
 export function createWhisperEngineFactory(options: WhisperEngineOptions): EngineFactory {
   return () => WhisperEngine.create(options);
+}
+
+/** Entry for engine threads (see asr/worker): the same factory from JSON options. */
+export function createEngineFactory(options: unknown): EngineFactory {
+  return createWhisperEngineFactory(whisperEngineOptionsSchema.parse(options));
 }

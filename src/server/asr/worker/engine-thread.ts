@@ -1,0 +1,43 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { describeError, isPermanent } from "../../errors";
+import type { Engine, EngineFactory } from "../engine";
+import { threadEngineSpecSchema, toThreadSchema, type FromThread } from "./thread-protocol";
+
+/**
+ * Runs one engine slot inside a worker thread: feature extraction and the decode loop run
+ * here, so the HTTP server's event loop never waits on inference.
+ */
+const port = parentPort!;
+const send = (message: FromThread) => port.postMessage(message);
+const spec = threadEngineSpecSchema.parse((workerData as { spec: unknown }).spec);
+const running = new Map<number, AbortController>();
+let engine: Engine | null = null;
+
+try {
+  const mod = (await import(spec.module)) as { createEngineFactory?: (options: unknown) => EngineFactory };
+  if (typeof mod.createEngineFactory !== "function") throw new Error(`${spec.module} does not export createEngineFactory(options)`);
+  engine = await mod.createEngineFactory(spec.options)();
+  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] } });
+} catch (error) {
+  send({ type: "init-failed", message: describeError(error) });
+}
+
+port.on("message", (raw: unknown) => {
+  const message = toThreadSchema.parse(raw);
+  if (message.type === "abort") {
+    running.get(message.id)?.abort(new Error("aborted"));
+    return;
+  }
+  if (message.type === "close") {
+    void engine?.close().finally(() => port.close());
+    return;
+  }
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  const { input } = message;
+  engine!
+    .transcribe({ ...input, signal: controller.signal })
+    .then((result) => send({ type: "result", id: message.id, language: result.language, segments: result.segments }))
+    .catch((error: unknown) => send({ type: "error", id: message.id, message: describeError(error), permanent: isPermanent(error) }))
+    .finally(() => running.delete(message.id));
+});

@@ -1,0 +1,36 @@
+import { z } from "zod";
+
+/** Which engine a thread builds; options are plain JSON (they cross the thread boundary). */
+export const threadEngineSpecSchema = z.object({
+  /** Module (file URL) exporting `createEngineFactory(options): EngineFactory`. */
+  module: z.string().min(1),
+  options: z.unknown(),
+});
+export type ThreadEngineSpec = z.infer<typeof threadEngineSpecSchema>;
+
+export const toThreadSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("transcribe"),
+    id: z.number().int(),
+    input: z.object({ mediaPath: z.string(), startS: z.number().optional(), endS: z.number().optional(), language: z.string() }),
+  }),
+  z.object({ type: z.literal("abort"), id: z.number().int() }),
+  z.object({ type: z.literal("close") }),
+]);
+export type ToThread = z.infer<typeof toThreadSchema>;
+
+const infoSchema = z.object({ name: z.string(), model: z.string(), provider: z.string(), languages: z.array(z.string()) });
+const segmentSchema = z.object({
+  startS: z.number(),
+  endS: z.number(),
+  text: z.string(),
+  words: z.array(z.object({ text: z.string(), startS: z.number(), endS: z.number(), confidence: z.number() })),
+});
+
+export const fromThreadSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), info: infoSchema }),
+  z.object({ type: z.literal("init-failed"), message: z.string() }),
+  z.object({ type: z.literal("result"), id: z.number().int(), language: z.string(), segments: z.array(segmentSchema) }),
+  z.object({ type: z.literal("error"), id: z.number().int(), message: z.string(), permanent: z.boolean() }),
+]);
+export type FromThread = z.infer<typeof fromThreadSchema>;
