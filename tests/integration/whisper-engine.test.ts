@@ -76,3 +76,27 @@ describe("WhisperEngine (tiny random-weight model, real speech layout)", () => {
     assert.ok(engine.info.languages.includes(result.language));
   });
 });
+
+describe("parallel engines with Whisper", () => {
+  it("gives identical output on 1 and 3 engine slots (one chunk plan, shared out)", async () => {
+    const { transcribeMedia, groupChunks } = await import("../../src/server/asr/transcribe-media");
+    const files = await makeTempDir();
+    const engines = await Promise.all([1, 2, 3].map(() => WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: MODEL_DIR, maxNewTokens: 24 })));
+    try {
+      const clips = librivoxClips();
+      // Five clips with 31 s gaps: five chunks, which no single 30 s window can merge.
+      const parts = clips.flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 31 }]);
+      const file = await makeAudio(parts, { dir: files.dir, name: "gappy.wav" });
+      const one = await transcribeMedia({ mediaPath: file, language: "en", engines: [engines[0]!], signal: signal() });
+      const three = await transcribeMedia({ mediaPath: file, language: "en", engines, signal: signal() });
+      assert.ok(one.transcription.segments.length > 0);
+      assert.deepEqual(three.transcription, one.transcription);
+      const plan = await engines[0]!.planChunks({ mediaPath: file, signal: signal() });
+      assert.equal(plan.length, 5);
+      assert.equal(groupChunks(plan, 3).length, 3);
+    } finally {
+      await Promise.all(engines.map((engine) => engine.close()));
+      await files.cleanup();
+    }
+  });
+});

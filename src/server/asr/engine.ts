@@ -36,7 +36,15 @@ export type EngineInput = {
   /** ISO 639-1 code, or "auto" where the engine can detect it. */
   language: string;
   signal: AbortSignal;
+  /**
+   * Transcribe exactly these windows (seconds, file time) instead of segmenting the audio
+   * itself: how one job's chunks are shared out over several slots (see `planChunks`).
+   */
+  chunks?: readonly AudioWindow[];
 };
+
+/** A window of the media file, in seconds. */
+export type AudioWindow = { startS: number; endS: number };
 
 export type EngineInfo = {
   /** "pocketsphinx", "whisper-onnx", ... */
@@ -52,6 +60,12 @@ export type EngineInfo = {
 export type Engine = {
   readonly info: EngineInfo;
   transcribe(input: EngineInput): Promise<EngineTranscription>;
+  /**
+   * The windows this engine would transcribe the file in (after its own voice activity
+   * detection), for engines that segment audio themselves. A job on k slots plans once and
+   * gives each slot a share via `EngineInput.chunks`, so the result equals a one-slot run.
+   */
+  planChunks?(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioWindow[]>;
   /** Releases the slot's resources; safe to call twice. */
   close(): Promise<void>;
 };

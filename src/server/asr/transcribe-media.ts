@@ -49,17 +49,14 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
   if (!media.hasAudio) throw new PermanentJobError("The media has no audio stream");
   if (!(media.durationS > 0)) throw new PermanentJobError("The media contains no audio samples (its duration is 0 s)");
 
-  const minWindowS = input.minWindowS ?? DEFAULT_MIN_WINDOW_S;
-  const parts = Math.min(engines.length, Math.max(1, Math.floor(media.durationS / minWindowS)));
-  const windows = parts > 1 ? toWindows(await findSplitPoints(input.mediaPath, media.durationS, parts, signal), media.durationS) : null;
-
   const report = progressReporter(input.onProgress, media.durationS);
+  const shares = await planShares(input, media.durationS);
   let transcriptions: EngineTranscription[];
-  if (!windows) {
+  if (!shares) {
     transcriptions = [await first.transcribe({ mediaPath: input.mediaPath, language: input.language, signal })];
     report(media.durationS);
   } else {
-    transcriptions = await runConcurrently(windows, engines, input, report);
+    transcriptions = await runConcurrently(shares, engines, input, report);
   }
 
   const segments = stitch(transcriptions.map((transcription) => transcription.segments));
@@ -73,6 +70,52 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
   };
 }
 
+/** One slot's part of a job: a time window, or a list of planned chunks, and its audio seconds. */
+type Share = { window?: Window; chunks?: Window[]; durationS: number };
+
+/**
+ * How a job's audio is shared out over its slots; null when one slot does it all.
+ * Engines that plan their own chunks (Whisper: VAD, 30 s windows) plan once and each slot
+ * gets a contiguous run of chunks, so k slots produce exactly what one would. Others get
+ * windows cut in silences near equal divisions of the file.
+ */
+async function planShares(input: TranscribeMediaInput, durationS: number): Promise<Share[] | null> {
+  const { engines, signal } = input;
+  const first = engines[0]!;
+  if (engines.length < 2) return null;
+  if (first.planChunks) {
+    const chunks = await first.planChunks({ mediaPath: input.mediaPath, signal });
+    if (chunks.length < 2) return null;
+    return groupChunks(chunks, engines.length).map((group) => ({ chunks: group, durationS: group.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0) }));
+  }
+  const minWindowS = input.minWindowS ?? DEFAULT_MIN_WINDOW_S;
+  const parts = Math.min(engines.length, Math.max(1, Math.floor(durationS / minWindowS)));
+  if (parts < 2) return null;
+  const windows = toWindows(await findSplitPoints(input.mediaPath, durationS, parts, signal), durationS);
+  return windows.map((window) => ({ window, durationS: window.endS - window.startS }));
+}
+
+/** Splits chunks into at most `groups` contiguous runs of roughly equal audio duration. */
+export function groupChunks(chunks: readonly Window[], groups: number): Window[][] {
+  const total = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
+  const result: Window[][] = [];
+  let current: Window[] = [];
+  let done = 0;
+  for (const [index, chunk] of chunks.entries()) {
+    current.push(chunk);
+    done += chunk.endS - chunk.startS;
+    const remainingChunks = chunks.length - index - 1;
+    const remainingGroups = groups - result.length - 1;
+    // Close the group at its share of the total, keeping one chunk for every later group.
+    if (remainingGroups > 0 && (done >= (total * (result.length + 1)) / groups || remainingChunks === remainingGroups)) {
+      result.push(current);
+      current = [];
+    }
+  }
+  if (current.length) result.push(current);
+  return result;
+}
+
 function toWindows(cuts: readonly number[], durationS: number): Window[] {
   const edges = [0, ...cuts, durationS];
   const windows: Window[] = [];
@@ -81,12 +124,12 @@ function toWindows(cuts: readonly number[], durationS: number): Window[] {
 }
 
 /**
- * Runs window i on engine i. If one fails the others are aborted, but the function only
+ * Runs share i on engine i. If one fails the others are aborted, but the function only
  * returns once every engine has stopped: the caller releases the slots right after, and a
  * slot must never be handed out while it is still working.
  */
 async function runConcurrently(
-  windows: readonly Window[],
+  shares: readonly Share[],
   engines: readonly Engine[],
   input: TranscribeMediaInput,
   report: (doneS: number) => void,
@@ -95,20 +138,17 @@ async function runConcurrently(
   const signal = AbortSignal.any([input.signal, controller.signal]);
   let doneS = 0;
   const settled = await Promise.allSettled(
-    windows.map(async (window, i) => {
+    shares.map(async (share, i) => {
       const engine = engines[i];
-      if (!engine) throw new Error(`No engine slot for window ${i}`);
+      if (!engine) throw new Error(`No engine slot for share ${i}`);
       try {
         // The last window runs to the real end of the audio, which can outlast the probed duration.
-        const isLast = i === windows.length - 1;
-        const result = await engine.transcribe({
-          mediaPath: input.mediaPath,
-          language: input.language,
-          signal,
-          startS: window.startS,
-          ...(isLast ? {} : { endS: window.endS }),
-        });
-        doneS += window.endS - window.startS;
+        const isLast = i === shares.length - 1;
+        const where = share.chunks
+          ? { chunks: share.chunks }
+          : { startS: share.window!.startS, ...(isLast ? {} : { endS: share.window!.endS }) };
+        const result = await engine.transcribe({ mediaPath: input.mediaPath, language: input.language, signal, ...where });
+        doneS += share.durationS;
         report(doneS);
         return result;
       } catch (error) {
@@ -117,7 +157,7 @@ async function runConcurrently(
       }
     }),
   );
-  // The first real failure, not the aborts it caused in the other windows.
+  // The first real failure, not the aborts it caused in the other shares.
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === "rejected" && result.reason === controller.signal.reason);
   if (input.signal.aborted) throw input.signal.reason;
   if (failure) throw failure.reason;

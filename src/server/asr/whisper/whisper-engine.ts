@@ -70,11 +70,18 @@ export class WhisperEngine implements Engine {
     return new WhisperEngine(files, sessions, vad, new LogMelExtractor(files.features), options);
   }
 
+  async planChunks(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioChunk[]> {
+    const audio = await decodePcm(input.mediaPath, { signal: input.signal });
+    return this.chunksOf(audio, input.signal);
+  }
+
   async transcribe(input: EngineInput): Promise<EngineTranscription> {
-    const audio = await decodePcm(input.mediaPath, { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}), signal: input.signal });
-    const offsetS = input.startS ?? 0;
-    const regions = await this.vad.detect(audio, DEFAULT_VAD_OPTIONS, input.signal);
-    const chunks = planChunks(regions, this.files.features.nSamples / SAMPLE_RATE);
+    // With planned chunks the whole file is decoded and sliced, exactly as a one-slot run
+    // slices it, so k slots give the same samples (and so the same text) as one.
+    const window = input.chunks ? {} : { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}) };
+    const audio = await decodePcm(input.mediaPath, { ...window, signal: input.signal });
+    const offsetS = input.chunks ? 0 : (input.startS ?? 0);
+    const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.detectLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const segments: TranscriptSegment[] = [];
     for (let i = 0; i < chunks.length; i += this.options.batchSize) {
@@ -86,6 +93,11 @@ export class WhisperEngine implements Engine {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.sessions.close(), this.vad.close()]);
+  }
+
+  private async chunksOf(audio: Float32Array, signal: AbortSignal): Promise<AudioChunk[]> {
+    const regions = await this.vad.detect(audio, DEFAULT_VAD_OPTIONS, signal);
+    return planChunks(regions, this.files.features.nSamples / SAMPLE_RATE);
   }
 
   private languageCode(requested: string): string {

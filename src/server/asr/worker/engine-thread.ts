@@ -17,7 +17,7 @@ try {
   const mod = (await import(spec.module)) as { createEngineFactory?: (options: unknown) => EngineFactory };
   if (typeof mod.createEngineFactory !== "function") throw new Error(`${spec.module} does not export createEngineFactory(options)`);
   engine = await mod.createEngineFactory(spec.options)();
-  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] } });
+  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] }, canPlan: typeof engine.planChunks === "function" });
 } catch (error) {
   send({ type: "init-failed", message: describeError(error) });
 }
@@ -34,10 +34,12 @@ port.on("message", (raw: unknown) => {
   }
   const controller = new AbortController();
   running.set(message.id, controller);
-  const { input } = message;
-  engine!
-    .transcribe({ ...input, signal: controller.signal })
-    .then((result) => send({ type: "result", id: message.id, language: result.language, segments: result.segments }))
+  const work: Promise<FromThread> =
+    message.type === "plan"
+      ? engine!.planChunks!({ mediaPath: message.mediaPath, signal: controller.signal }).then((chunks) => ({ type: "planned" as const, id: message.id, chunks }))
+      : engine!.transcribe({ ...message.input, signal: controller.signal }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
+  work
+    .then(send)
     .catch((error: unknown) => send({ type: "error", id: message.id, message: describeError(error), permanent: isPermanent(error) }))
     .finally(() => running.delete(message.id));
 });

@@ -8,12 +8,15 @@ export const threadEngineSpecSchema = z.object({
 });
 export type ThreadEngineSpec = z.infer<typeof threadEngineSpecSchema>;
 
+const windowSchema = z.object({ startS: z.number(), endS: z.number() });
+
 export const toThreadSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("transcribe"),
     id: z.number().int(),
-    input: z.object({ mediaPath: z.string(), startS: z.number().optional(), endS: z.number().optional(), language: z.string() }),
+    input: z.object({ mediaPath: z.string(), startS: z.number().optional(), endS: z.number().optional(), language: z.string(), chunks: z.array(windowSchema).optional() }),
   }),
+  z.object({ type: z.literal("plan"), id: z.number().int(), mediaPath: z.string() }),
   z.object({ type: z.literal("abort"), id: z.number().int() }),
   z.object({ type: z.literal("close") }),
 ]);
@@ -28,7 +31,8 @@ const segmentSchema = z.object({
 });
 
 export const fromThreadSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ready"), info: infoSchema }),
+  z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean() }),
+  z.object({ type: z.literal("planned"), id: z.number().int(), chunks: z.array(windowSchema) }),
   z.object({ type: z.literal("init-failed"), message: z.string() }),
   z.object({ type: z.literal("result"), id: z.number().int(), language: z.string(), segments: z.array(segmentSchema) }),
   z.object({ type: z.literal("error"), id: z.number().int(), message: z.string(), permanent: z.boolean() }),

@@ -1,9 +1,10 @@
 import { Worker } from "node:worker_threads";
 import { PermanentJobError } from "../../errors";
-import type { Engine, EngineFactory, EngineInfo, EngineTranscription } from "../engine";
+import type { AudioWindow, Engine, EngineFactory, EngineInfo, EngineTranscription } from "../engine";
 import { fromThreadSchema, type ThreadEngineSpec, type ToThread } from "./thread-protocol";
 
-type Pending = { resolve: (value: EngineTranscription) => void; reject: (error: Error) => void };
+type Reply = { kind: "result"; value: EngineTranscription } | { kind: "planned"; chunks: AudioWindow[] };
+type Pending = { resolve: (value: Reply) => void; reject: (error: Error) => void };
 
 /**
  * An EngineFactory whose slots each live in their own worker thread (one thread per slot,
@@ -18,16 +19,17 @@ export function createThreadedEngineFactory(spec: ThreadEngineSpec): EngineFacto
     let nextId = 1;
     let crashed: Error | null = null;
 
-    const info = await new Promise<EngineInfo>((resolve, reject) => {
+    const ready = await new Promise<{ info: EngineInfo; canPlan: boolean }>((resolve, reject) => {
       worker.on("message", (raw: unknown) => {
         const message = fromThreadSchema.parse(raw);
-        if (message.type === "ready") resolve(message.info);
+        if (message.type === "ready") resolve({ info: message.info, canPlan: message.canPlan });
         else if (message.type === "init-failed") reject(new Error(message.message));
         else {
           const waiter = pending.get(message.id);
           pending.delete(message.id);
           if (!waiter) return;
-          if (message.type === "result") waiter.resolve({ language: message.language, segments: message.segments });
+          if (message.type === "result") waiter.resolve({ kind: "result", value: { language: message.language, segments: message.segments } });
+          else if (message.type === "planned") waiter.resolve({ kind: "planned", chunks: message.chunks });
           else waiter.reject(message.permanent ? new PermanentJobError(message.message) : new Error(message.message));
         }
       });
@@ -43,30 +45,45 @@ export function createThreadedEngineFactory(spec: ThreadEngineSpec): EngineFacto
     });
 
     const post = (message: ToThread) => worker.postMessage(message);
+    /** Sends one request and waits for its reply; an abort is forwarded to the thread. */
+    const request = (signal: AbortSignal, build: (id: number) => ToThread): Promise<Reply> => {
+      if (crashed) return Promise.reject(new Error(`The engine thread crashed: ${(crashed as Error).message}`));
+      signal.throwIfAborted();
+      const id = nextId++;
+      return new Promise<Reply>((resolve, reject) => {
+        const onAbort = () => post({ type: "abort", id });
+        signal.addEventListener("abort", onAbort, { once: true });
+        pending.set(id, {
+          resolve: (value) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(value);
+          },
+          reject: (error) => {
+            signal.removeEventListener("abort", onAbort);
+            reject(signal.aborted ? (signal.reason as Error) : error);
+          },
+        });
+        post(build(id));
+      });
+    };
     let closing: Promise<void> | null = null;
     const engine: Engine = {
-      info,
-      transcribe(input) {
-        if (crashed) return Promise.reject(new Error(`The engine thread crashed: ${(crashed as Error).message}`));
-        const id = nextId++;
-        const { signal, ...rest } = input;
-        signal.throwIfAborted();
-        return new Promise<EngineTranscription>((resolve, reject) => {
-          const onAbort = () => post({ type: "abort", id });
-          signal.addEventListener("abort", onAbort, { once: true });
-          pending.set(id, {
-            resolve: (value) => {
-              signal.removeEventListener("abort", onAbort);
-              resolve(value);
-            },
-            reject: (error) => {
-              signal.removeEventListener("abort", onAbort);
-              reject(signal.aborted ? (signal.reason as Error) : error);
-            },
-          });
-          post({ type: "transcribe", id, input: rest });
-        });
+      info: ready.info,
+      async transcribe(input) {
+        const { signal, chunks, ...rest } = input;
+        const reply = await request(signal, (id) => ({ type: "transcribe", id, input: { ...rest, ...(chunks ? { chunks: [...chunks] } : {}) } }));
+        if (reply.kind !== "result") throw new Error("The engine thread answered a transcription with a plan");
+        return reply.value;
       },
+      ...(ready.canPlan
+        ? {
+            async planChunks({ mediaPath, signal }: { mediaPath: string; signal: AbortSignal }) {
+              const reply = await request(signal, (id) => ({ type: "plan", id, mediaPath }));
+              if (reply.kind !== "planned") throw new Error("The engine thread answered a plan with a transcription");
+              return reply.chunks;
+            },
+          }
+        : {}),
       close() {
         closing ??= (async () => {
           post({ type: "close" });
