@@ -82,7 +82,7 @@ describe("Whisper engine against the PyTorch reference (tiny random-weight model
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
   });
 
-  for (const variant of ["fp32", "quantized"] as const) {
+  for (const variant of ["fp32", "fp16", "quantized"] as const) {
     for (const decoder of ["merged", "split"] as const) {
       for (const useCache of [true, false]) {
         it(`decodes the reference greedy tokens (${variant}, ${decoder} decoder, ${useCache ? "KV cache" : "no cache"})`, async () => {

@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { fromFloat16, toFloat16 } from "./float16";
 import type { WhisperModelFiles } from "./model-files";
 
 /** Per-layer key/value tensors of the decoder's self-attention and cross-attention. */
@@ -62,11 +63,22 @@ export class WhisperSessions {
     return this.files.config.decoder_layers;
   }
 
+  /** The element type a session declares for an input (fp16 exports take float16 everywhere). */
+  private static inputType(session: ort.InferenceSession, name: string): string {
+    const meta = session.inputMetadata.find((input) => input.name === name);
+    return meta && meta.isTensor ? meta.type : "float32";
+  }
+
   /** features: [batch × mels × frames] → encoder hidden states [batch × positions × d_model]. */
   async encode(features: Float32Array, batch: number): Promise<ort.Tensor> {
     const mels = this.files.features.featureSize;
     const frames = features.length / batch / mels;
-    const result = await this.encoder.run({ input_features: new ort.Tensor("float32", features, [batch, mels, frames]) });
+    const dims = [batch, mels, frames];
+    const input =
+      WhisperSessions.inputType(this.encoder, "input_features") === "float16"
+        ? new ort.Tensor("float16", toFloat16(features), dims)
+        : new ort.Tensor("float32", features, dims);
+    const result = await this.encoder.run({ input_features: input });
     return result.last_hidden_state!;
   }
 
@@ -102,7 +114,8 @@ export class WhisperSessions {
         next.set(kvName("past_key_values", layer, "encoder", kind), encoderKv);
       }
     }
-    return { logits: logits.data as Float32Array, steps, vocab: logits.dims[2]!, cache: next };
+    const values = logits.type === "float16" ? fromFloat16(logits.data as Uint16Array) : (logits.data as Float32Array);
+    return { logits: values, steps, vocab: logits.dims[2]!, cache: next };
   }
 
   private pastFeeds(cache: KvCache): Record<string, ort.Tensor> {
@@ -113,11 +126,13 @@ export class WhisperSessions {
   private emptyPast(batch: number): Record<string, ort.Tensor> {
     const heads = this.files.config.decoder_attention_heads;
     const headDim = this.files.config.d_model / heads;
+    const float16 = WhisperSessions.inputType(this.decoder, kvName("past_key_values", 0, "decoder", "key")) === "float16";
     const feeds: Record<string, ort.Tensor> = {};
     for (let layer = 0; layer < this.layers; layer++) {
       for (const part of ["decoder", "encoder"] as const) {
         for (const kind of ["key", "value"] as const) {
-          feeds[kvName("past_key_values", layer, part, kind)] = new ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
+          const dims = [batch, heads, 0, headDim];
+          feeds[kvName("past_key_values", layer, part, kind)] = float16 ? new ort.Tensor("float16", new Uint16Array(0), dims) : new ort.Tensor("float32", new Float32Array(0), dims);
         }
       }
     }
