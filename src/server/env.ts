@@ -51,6 +51,8 @@ export const envSchema = z.object({
   ASR_THREADS: positiveInt.max(64).default(1),
   /** Chunks per encoder/decoder batch. */
   ASR_BATCH_SIZE: positiveInt.max(64).default(4),
+  /** 1 = greedy decoding; 2–5 = beam search. */
+  ASR_BEAM_SIZE: positiveInt.max(5).default(1),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
   ASR_ENGINE_MODULE: z.string().min(1).optional(),
   /** Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`. */
@@ -97,6 +99,7 @@ export type AppConfig = {
   asrProvider: "cpu" | "cuda";
   asrThreads: number;
   asrBatchSize: number;
+  asrBeamSize: number;
   asrEngineModule: string | undefined;
   apiKeys: string[];
   v2StatusStyle: "auto" | "upper" | "lower";
@@ -166,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     asrProvider: e.ASR_PROVIDER,
     asrThreads: e.ASR_THREADS,
     asrBatchSize: e.ASR_BATCH_SIZE,
+    asrBeamSize: e.ASR_BEAM_SIZE,
     asrEngineModule: e.ASR_ENGINE_MODULE,
     apiKeys: e.API_KEYS,
     v2StatusStyle: e.V2_STATUS_STYLE,

@@ -71,6 +71,17 @@ describe("WhisperEngine (tiny random-weight model, real speech layout)", () => {
     await assert.rejects(engine.transcribe({ mediaPath: clip.path, language: "xx", signal: signal() }), /Language 'xx' is not supported by the whisper-onnx model/);
   });
 
+  it("decodes with beam search when asked (5 beams)", async () => {
+    const beamEngine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: MODEL_DIR, maxNewTokens: 24, beamSize: 5 });
+    try {
+      const result = await beamEngine.transcribe({ mediaPath: librivoxClips()[0]!.path, language: "en", signal: signal() });
+      assert.ok(result.segments.length > 0);
+      assertOrdered(result.segments);
+    } finally {
+      await beamEngine.close();
+    }
+  });
+
   it("detects the language when asked for auto", async () => {
     const result = await engine.transcribe({ mediaPath: librivoxClips()[0]!.path, language: "auto", signal: signal() });
     assert.ok(engine.info.languages.includes(result.language));

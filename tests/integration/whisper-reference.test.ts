@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { z } from "zod";
+import { beamDecode } from "../../src/server/asr/whisper/beam-decode";
 import { greedyDecode } from "../../src/server/asr/whisper/greedy-decode";
 import { LogMelExtractor, melFilterBank } from "../../src/server/asr/whisper/log-mel";
 import { loadWhisperModelFiles, type ModelVariant } from "../../src/server/asr/whisper/model-files";
@@ -108,5 +109,32 @@ describe("Whisper engine against the PyTorch reference (tiny random-weight model
       const batched = await greedyDecode(s, hidden, 2, { prompt: case_.prompt, maxNewTokens: case_.steps, endOfText: null, useCache: true });
       assert.deepEqual(batched, [case_.tokens, case_.tokens_for_silence], case_.name);
     }
+  });
+
+  it("beam search with one beam is greedy decoding", async () => {
+    const s = await sessionFor("fp32", "merged");
+    const hidden = await s.encode(features, 1);
+    const eot = reference.special_ids.endoftext;
+    for (const case_ of reference.greedy) {
+      const [greedy] = await greedyDecode(s, hidden, 1, { prompt: case_.prompt, maxNewTokens: 24, endOfText: eot, useCache: true });
+      const [beam] = await beamDecode(s, hidden, 1, { prompt: case_.prompt, beamSize: 1, maxNewTokens: 24, endOfText: eot });
+      assert.deepEqual(beam!.tokens, greedy, case_.name);
+    }
+  });
+
+  it("beam search with five beams finds a sequence at least as likely per token as greedy's", async () => {
+    const s = await sessionFor("fp32", "merged");
+    const hidden = await s.encode(features, 1);
+    const eot = reference.special_ids.endoftext;
+    const prompt = reference.greedy[0]!.prompt;
+    let greedyLogProb = 0;
+    const [greedy] = await greedyDecode(s, hidden, 1, { prompt, maxNewTokens: 16, endOfText: eot, useCache: true, onToken: (_seq, _token, logProb) => (greedyLogProb += logProb) });
+    const [beam] = await beamDecode(s, hidden, 1, { prompt, beamSize: 5, maxNewTokens: 16, endOfText: eot });
+    const greedyLength = greedy!.length + (greedy!.length < 16 ? 1 : 0);
+    assert.ok(Number.isFinite(beam!.logProb));
+    assert.ok(beam!.logProb / Math.max(1, beam!.tokens.length + 1) >= greedyLogProb / greedyLength - 1e-6 || beam!.logProb >= greedyLogProb - 1e-6, `beam ${beam!.logProb} over ${beam!.tokens.length} vs greedy ${greedyLogProb} over ${greedyLength}`);
+    // The same search twice gives the same answer.
+    const [again] = await beamDecode(s, hidden, 1, { prompt, beamSize: 5, maxNewTokens: 16, endOfText: eot });
+    assert.deepEqual(again, beam);
   });
 });

@@ -10,7 +10,7 @@ import { loadWhisperModelFiles } from "./whisper/model-files";
 import { DEFAULT_WHISPER_OPTIONS, type WhisperEngineOptions } from "./whisper/whisper-engine";
 import { createThreadedEngineFactory } from "./worker/threaded-engine";
 
-type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "dataDir">;
+type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "asrBeamSize" | "dataDir">;
 
 const HOW_TO_GET_A_MODEL =
   "set ASR_MODEL_DIR to a Whisper ONNX export, or run `npm run models -- download onnx-community/whisper-base` and set ASR_MODEL=onnx-community/whisper-base, or install PocketSphinx (apt-get install pocketsphinx pocketsphinx-en-us)";
@@ -47,6 +47,7 @@ function whisperFactory(config: EngineConfig, modelDir: string): EngineFactory {
     provider: config.asrProvider,
     intraOpThreads: config.asrThreads,
     batchSize: config.asrBatchSize,
+    beamSize: config.asrBeamSize,
   };
   // Each slot runs in its own worker thread, so decoding never blocks the HTTP event loop.
   return createThreadedEngineFactory({ module: new URL("./whisper/whisper-engine.ts", import.meta.url).href, options });

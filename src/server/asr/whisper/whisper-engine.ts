@@ -5,6 +5,7 @@ import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
+import { beamDecode } from "./beam-decode";
 import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
 import { LogMelExtractor } from "./log-mel";
 import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
@@ -25,6 +26,8 @@ export const whisperEngineOptionsSchema = z.object({
   maxNewTokens: z.number().int().positive(),
   /** A chunk whose p(<|nospeech|>) exceeds this and whose mean token log-prob is below -1 yields no text. */
   noSpeechThreshold: z.number().min(0).max(1),
+  /** 1 = greedy; up to 5 hypotheses per chunk with beam search. */
+  beamSize: z.number().int().min(1).max(5).default(1),
 });
 export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
@@ -35,6 +38,7 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   batchSize: 4,
   maxNewTokens: 224,
   noSpeechThreshold: 0.6,
+  beamSize: 1,
 };
 
 const SAMPLE_RATE = 16_000;
@@ -149,37 +153,47 @@ export class WhisperEngine implements Engine {
     const hidden = await this.sessions.encode(this.features(audio, chunks), chunks.length);
     const prompt = [special.startOfTranscript, special.languages.get(language)!, special.transcribe];
     const noSpeech = new Array<number>(chunks.length).fill(0);
-    const logProbSums = new Array<number>(chunks.length).fill(0);
-    const counts = new Array<number>(chunks.length).fill(0);
-    const tokens = await greedyDecode(this.sessions, hidden, chunks.length, {
-      prompt,
-      maxNewTokens: Math.min(this.options.maxNewTokens, generation.max_length - prompt.length),
-      endOfText: special.endOfText,
-      useCache: true,
-      signal,
-      filterLogits: createWhisperLogitRules({
-        special,
-        suppressTokens: generation.suppress_tokens,
-        beginSuppressTokens: generation.begin_suppress_tokens,
-        timestamps: true,
-        maxInitialTimestampS: 1,
-      }),
-      shouldStop: (generated) => endsInLoop(generated),
-      onToken: (sequence, _token, logProb) => {
-        logProbSums[sequence] = logProbSums[sequence]! + logProb;
-        counts[sequence] = counts[sequence]! + 1;
-      },
-      onPromptLogits: (logits, steps, vocab) => {
-        if (special.noSpeech === null) return;
-        for (let b = 0; b < chunks.length; b++) noSpeech[b] = Math.exp(logSoftmaxAt(logits.subarray(b * steps * vocab, b * steps * vocab + vocab), special.noSpeech));
-      },
+    const readNoSpeech = (sequence: number, logits: Float32Array) => {
+      if (special.noSpeech !== null) noSpeech[sequence] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
+    };
+    const rules = createWhisperLogitRules({
+      special,
+      suppressTokens: generation.suppress_tokens,
+      beginSuppressTokens: generation.begin_suppress_tokens,
+      timestamps: true,
+      maxInitialTimestampS: 1,
     });
+    const maxNewTokens = Math.min(this.options.maxNewTokens, generation.max_length - prompt.length);
+    let decoded: { tokens: number[]; meanLogProb: number }[];
+    if (this.options.beamSize > 1) {
+      const results = await beamDecode(this.sessions, hidden, chunks.length, { prompt, beamSize: this.options.beamSize, maxNewTokens, endOfText: special.endOfText, filterLogits: rules, onPromptLogits: readNoSpeech, signal });
+      decoded = results.map((result) => ({ tokens: result.tokens, meanLogProb: result.logProb / Math.max(1, result.tokens.length) }));
+    } else {
+      const logProbSums = new Array<number>(chunks.length).fill(0);
+      const counts = new Array<number>(chunks.length).fill(0);
+      const tokens = await greedyDecode(this.sessions, hidden, chunks.length, {
+        prompt,
+        maxNewTokens,
+        endOfText: special.endOfText,
+        useCache: true,
+        signal,
+        filterLogits: rules,
+        shouldStop: (generated) => endsInLoop(generated),
+        onToken: (sequence, _token, logProb) => {
+          logProbSums[sequence] = logProbSums[sequence]! + logProb;
+          counts[sequence] = counts[sequence]! + 1;
+        },
+        onPromptLogits: (logits, steps, vocab) => {
+          for (let b = 0; b < chunks.length; b++) readNoSpeech(b, logits.subarray(b * steps * vocab, b * steps * vocab + vocab));
+        },
+      });
+      decoded = tokens.map((sequence, b) => ({ tokens: sequence, meanLogProb: counts[b] ? logProbSums[b]! / counts[b]! : 0 }));
+    }
     const segments: TranscriptSegment[] = [];
-    tokens.forEach((sequence, b) => {
+    decoded.forEach(({ tokens, meanLogProb }, b) => {
       const chunk = chunks[b]!;
-      const meanLogProb = counts[b] ? logProbSums[b]! / counts[b]! : 0;
       if (noSpeech[b]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
-      segments.push(...tokensToSegments(cutTrailingLoop(sequence), tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
+      segments.push(...tokensToSegments(cutTrailingLoop(tokens), tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
     });
     return segments;
   }
