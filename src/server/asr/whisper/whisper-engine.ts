@@ -28,6 +28,10 @@ export const whisperEngineOptionsSchema = z.object({
   noSpeechThreshold: z.number().min(0).max(1),
   /** 1 = greedy; up to 5 hypotheses per chunk with beam search. */
   beamSize: z.number().int().min(1).max(5).default(1),
+  /** Suppress end-of-text before this many tokens (benchmarks fix the work per chunk with it). */
+  minNewTokens: z.number().int().min(0).default(0),
+  /** End a chunk's decoding when it loops on one phrase (off only to measure fixed work). */
+  stopOnLoops: z.boolean().default(true),
 });
 export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
@@ -39,6 +43,8 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   maxNewTokens: 224,
   noSpeechThreshold: 0.6,
   beamSize: 1,
+  minNewTokens: 0,
+  stopOnLoops: true,
 };
 
 const SAMPLE_RATE = 16_000;
@@ -156,13 +162,17 @@ export class WhisperEngine implements Engine {
     const readNoSpeech = (sequence: number, logits: Float32Array) => {
       if (special.noSpeech !== null) noSpeech[sequence] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
     };
-    const rules = createWhisperLogitRules({
+    const whisperRules = createWhisperLogitRules({
       special,
       suppressTokens: generation.suppress_tokens,
       beginSuppressTokens: generation.begin_suppress_tokens,
       timestamps: true,
       maxInitialTimestampS: 1,
     });
+    const rules = (logits: Float32Array, generated: readonly number[]) => {
+      whisperRules(logits, generated);
+      if (generated.length < this.options.minNewTokens) logits[special.endOfText] = -Infinity;
+    };
     const maxNewTokens = Math.min(this.options.maxNewTokens, generation.max_length - prompt.length);
     let decoded: { tokens: number[]; meanLogProb: number }[];
     if (this.options.beamSize > 1) {
@@ -178,7 +188,7 @@ export class WhisperEngine implements Engine {
         useCache: true,
         signal,
         filterLogits: rules,
-        shouldStop: (generated) => endsInLoop(generated),
+        shouldStop: (generated) => this.options.stopOnLoops && endsInLoop(generated),
         onToken: (sequence, _token, logProb) => {
           logProbSums[sequence] = logProbSums[sequence]! + logProb;
           counts[sequence] = counts[sequence]! + 1;
@@ -193,7 +203,7 @@ export class WhisperEngine implements Engine {
     decoded.forEach(({ tokens, meanLogProb }, b) => {
       const chunk = chunks[b]!;
       if (noSpeech[b]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
-      segments.push(...tokensToSegments(cutTrailingLoop(tokens), tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
+      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
     });
     return segments;
   }

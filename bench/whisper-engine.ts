@@ -1,0 +1,158 @@
+/**
+ * Whisper engine benchmark: our engine against transformers.js's automatic-speech-recognition
+ * pipeline on the same whisper-base-sized model (real architecture, random weights from
+ * tools/whisper-test-model) and the same 10 files of 60 s, with the decoded tokens per chunk
+ * fixed so both do equal work. Each engine runs in its own child process so peak RSS is its own.
+ *
+ *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10]
+ *
+ * Prints RTFx (audio seconds per wall second), the ratio, peak RSS, and the speed-up of one
+ * 10-minute file on parallel_engines 2 versus 1.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox";
+
+type ChildResult = { label: string; audioS: number; wallS: number; chunks: number; peakRssMiB: number };
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: "/tmp/whisper-base-random" },
+    tokens: { type: "string", default: "32" },
+    files: { type: "string", default: "10" },
+    child: { type: "string" },
+    slots: { type: "string", default: "1" },
+    threads: { type: "string", default: "2" },
+    inputs: { type: "string" },
+  },
+});
+
+function ffmpeg(args: string[]): void {
+  execFileSync("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", ...args]);
+}
+
+/** 60 s of continuous real speech: LibriVox clips back to back, rotated per file, looped. */
+function makeInputs(dir: string, count: number): string[] {
+  const clips = fs.readdirSync(LIBRIVOX).filter((name) => name.endsWith(".wav")).sort().map((name) => path.join(LIBRIVOX, name));
+  return Array.from({ length: count }, (_, i) => {
+    const order = [...clips.slice(i % clips.length), ...clips.slice(0, i % clips.length)];
+    const list = path.join(dir, `list-${i}.txt`);
+    fs.writeFileSync(list, Array.from({ length: 4 }, () => order.map((clip) => `file '${clip}'`).join("\n")).join("\n"));
+    const out = path.join(dir, `speech-${i}.wav`);
+    ffmpeg(["-f", "concat", "-safe", "0", "-i", list, "-t", "60", "-ar", "16000", "-ac", "1", out]);
+    return out;
+  });
+}
+
+async function runOurs(inputs: string[], slots: number, threads: number, tokens: number): Promise<ChildResult> {
+  const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
+  const engines = await Promise.all(
+    Array.from({ length: slots }, () =>
+      WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize: 4, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false }),
+    ),
+  );
+  const signal = new AbortController().signal;
+  // Chunk counts (for comparing work), planned before the clock starts.
+  let chunks = 0;
+  for (const file of inputs) chunks += (await engines[0]!.planChunks({ mediaPath: file, signal })).length;
+  const queue = [...inputs];
+  const started = performance.now();
+  // Each slot takes the next file, as the dispatcher hands jobs to free slots.
+  await Promise.all(
+    engines.map(async (engine) => {
+      for (let file = queue.shift(); file; file = queue.shift()) await engine.transcribe({ mediaPath: file, language: "en", signal });
+    }),
+  );
+  const wallS = (performance.now() - started) / 1000;
+  await Promise.all(engines.map((engine) => engine.close()));
+  return { label: `ours, ${slots} slot${slots > 1 ? "s" : ""} × ${threads} threads`, audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function runTransformersJs(inputs: string[], tokens: number): Promise<ChildResult> {
+  const { pipeline, env } = await import("@huggingface/transformers");
+  env.allowRemoteModels = false;
+  env.localModelPath = path.dirname(values.model!) + path.sep;
+  const { decodePcm } = await import("../src/server/media/decode-pcm");
+  const asr = await pipeline("automatic-speech-recognition", path.basename(values.model!), { dtype: "fp32", device: "cpu" });
+  const started = performance.now();
+  let chunks = 0;
+  for (const file of inputs) {
+    const audio = await decodePcm(file);
+    chunks += Math.ceil(audio.length / 16_000 / 30);
+    await asr(audio, { chunk_length_s: 30, stride_length_s: 0, language: "en", task: "transcribe", max_new_tokens: tokens, min_new_tokens: tokens, return_timestamps: true } as never);
+  }
+  const wallS = (performance.now() - started) / 1000;
+  return { label: "transformers.js pipeline", audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function runParallel(file: string, engines: number, threads: number, tokens: number): Promise<ChildResult> {
+  const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
+  const { transcribeMedia } = await import("../src/server/asr/transcribe-media");
+  const slots = await Promise.all(Array.from({ length: engines }, () => WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false })));
+  const started = performance.now();
+  const out = await transcribeMedia({ mediaPath: file, language: "en", engines: slots, signal: new AbortController().signal });
+  const wallS = (performance.now() - started) / 1000;
+  await Promise.all(slots.map((slot) => slot.close()));
+  return { label: `10-min file, parallel_engines ${engines}`, audioS: out.media.durationS, wallS, chunks: 0, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+function child(mode: string, extra: string[]): ChildResult {
+  const result = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, "--model", values.model!, "--tokens", values.tokens!, ...extra], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const line = result.stdout.trim().split("\n").pop() ?? "";
+  if (result.status !== 0 || !line.startsWith("{")) throw new Error(`${mode} failed:\n${result.stderr.slice(-3000)}`);
+  return JSON.parse(line) as ChildResult;
+}
+
+async function main(): Promise<void> {
+  const tokens = Number(values.tokens);
+  if (values.child) {
+    const inputs = (values.inputs ?? "").split(",").filter(Boolean);
+    const result =
+      values.child === "ours"
+        ? await runOurs(inputs, Number(values.slots), Number(values.threads), tokens)
+        : values.child === "hf"
+          ? await runTransformersJs(inputs, tokens)
+          : await runParallel(inputs[0]!, Number(values.slots), Number(values.threads), tokens);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  if (!fs.existsSync(path.join(values.model!, "onnx", "encoder_model.onnx"))) {
+    throw new Error(`No model at ${values.model}: run /usr/bin/python3 tools/whisper-test-model/generate.py --size base --out ${values.model}`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "whisper-bench-"));
+  try {
+    const inputs = makeInputs(dir, Number(values.files));
+    const long = path.join(dir, "ten-minutes.wav");
+    fs.writeFileSync(path.join(dir, "long.txt"), inputs.map((file) => `file '${file}'`).join("\n"));
+    ffmpeg(["-f", "concat", "-safe", "0", "-i", path.join(dir, "long.txt"), long]);
+    const list = inputs.join(",");
+    console.log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
+    console.log(`model: ${values.model}, ${values.files} files × 60 s, ${tokens} tokens decoded per chunk (min = max), fp32, CPU`);
+    const rows = [
+      child("hf", ["--inputs", list]),
+      child("ours", ["--inputs", list, "--slots", "1", "--threads", "2"]),
+      child("ours", ["--inputs", list, "--slots", "2", "--threads", "1"]),
+      child("parallel", ["--inputs", long, "--slots", "1", "--threads", "1"]),
+      child("parallel", ["--inputs", long, "--slots", "2", "--threads", "1"]),
+    ];
+    for (const row of rows) {
+      console.log(`${row.label.padEnd(40)} RTFx ${(row.audioS / row.wallS).toFixed(2).padStart(6)}  wall ${row.wallS.toFixed(1).padStart(6)} s  chunks ${String(row.chunks).padStart(3)}  peak RSS ${row.peakRssMiB.toFixed(0)} MiB`);
+    }
+    const [hf, ours1, , p1, p2] = rows;
+    console.log(`ours (1 slot × 2 threads) / transformers.js RTFx ratio: ${((ours1!.audioS / ours1!.wallS) / (hf!.audioS / hf!.wallS)).toFixed(2)}`);
+    console.log(`10-minute file speed-up, parallel_engines 2 vs 1: ${(p1!.wallS / p2!.wallS).toFixed(2)}x`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
