@@ -45,6 +45,8 @@ export const envSchema = z.object({
   /** A model installed in the cache by `npm run models -- download <name>`. */
   ASR_MODEL: z.string().min(1).optional(),
   ASR_MODEL_VARIANT: z.enum(["fp32", "fp16", "quantized"]).default("fp32"),
+  /** Where `npm run models` installs models (default DATA_DIR/models). */
+  ASR_MODEL_CACHE: z.string().min(1).optional(),
   /** cuda where onnxruntime's CUDA provider is installed (falls back to cpu otherwise). */
   ASR_PROVIDER: z.enum(["cpu", "cuda"]).default("cpu"),
   /** Threads per ONNX operator in each engine slot. */
@@ -96,6 +98,7 @@ export type AppConfig = {
   asrModelDir: string | undefined;
   asrModel: string | undefined;
   asrModelVariant: "fp32" | "fp16" | "quantized";
+  asrModelCache: string;
   asrProvider: "cpu" | "cuda";
   asrThreads: number;
   asrBatchSize: number;
@@ -166,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     asrModelDir: e.ASR_MODEL_DIR,
     asrModel: e.ASR_MODEL,
     asrModelVariant: e.ASR_MODEL_VARIANT,
+    asrModelCache: path.resolve(e.ASR_MODEL_CACHE ?? path.join(dataDir, "models")),
     asrProvider: e.ASR_PROVIDER,
     asrThreads: e.ASR_THREADS,
     asrBatchSize: e.ASR_BATCH_SIZE,

@@ -9,6 +9,7 @@ describe("environment and command line", () => {
     assert.equal(config.databaseUrl, `file:${path.join("/tmp/x", "transcribe.db")}`);
     assert.equal(config.port, 18000);
     assert.equal(config.maxJobHistory, 0);
+    assert.equal(config.asrModelCache, path.join("/tmp/x", "models"));
     assert.ok(config.parallel >= 1);
   });
 

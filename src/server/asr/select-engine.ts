@@ -5,12 +5,12 @@ import { PermanentJobError } from "../errors";
 import type { EngineFactory } from "./engine";
 import { findExecutable } from "../media/run-process";
 import { createPocketSphinxEngineFactory } from "./pocketsphinx-engine";
-import { modelCacheDir, resolveModelDir } from "./whisper/model-cache";
+import { resolveModelDir } from "./whisper/model-cache";
 import { loadWhisperModelFiles } from "./whisper/model-files";
 import { DEFAULT_WHISPER_OPTIONS, type WhisperEngineOptions } from "./whisper/whisper-engine";
 import { createThreadedEngineFactory } from "./worker/threaded-engine";
 
-type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "asrBeamSize" | "dataDir">;
+type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "asrBeamSize" | "asrModelCache">;
 
 const HOW_TO_GET_A_MODEL =
   "set ASR_MODEL_DIR to a Whisper ONNX export, or run `npm run models -- download onnx-community/whisper-base` and set ASR_MODEL=onnx-community/whisper-base, or install PocketSphinx (apt-get install pocketsphinx pocketsphinx-en-us)";
@@ -32,7 +32,7 @@ async function whisperModelDir(config: EngineConfig): Promise<string | null> {
     ...(config.asrModelDir ? { modelDir: config.asrModelDir } : {}),
     ...(config.asrModel ? { modelName: config.asrModel } : {}),
     variant: config.asrModelVariant,
-    cacheDir: modelCacheDir({ DATA_DIR: config.dataDir, ASR_MODEL_CACHE: process.env.ASR_MODEL_CACHE }),
+    cacheDir: config.asrModelCache,
   });
   // A broken model (missing files, another architecture, no tokenizer) fails here, at start.
   await loadWhisperModelFiles(dir, config.asrModelVariant);
