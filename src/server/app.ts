@@ -1,4 +1,5 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { openDatabase, type Database } from "./db/client";
 import { migrateDatabase } from "./db/migrate";
 import { openSqlClient } from "./db/sql/open-sql-client";
@@ -19,6 +20,9 @@ import { exportJobOutputs } from "./services/export-outputs";
 import { JobService } from "./services/job-service";
 import { MediaService } from "./services/media-service";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
+
+/** The committed migrations, found from this file so the server may start from any directory. */
+const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../prisma/migrations");
 
 /** Everything the APIs need, built once per process. */
 export type App = {
@@ -47,7 +51,7 @@ export type CreateAppOptions = {
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const migration = await migrateDatabase(config.databaseUrl, { log: (line) => logger.debug(line) });
+  const migration = await migrateDatabase(config.databaseUrl, { log: (line) => logger.debug(line), migrationsDir: MIGRATIONS_DIR });
   if (migration.applied.length) logger.info("database migrated", { applied: migration.applied });
   const database = await openDatabase(config.databaseUrl);
   const db = database.prisma;
