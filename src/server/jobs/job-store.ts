@@ -3,6 +3,7 @@ import { JOB_COLUMNS, MEDIA_COLUMNS, toJob, toMediaFile } from "../db/sql/row-ma
 import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
 import { createJobId } from "./job-id";
 import type { JobStatus } from "./job-status";
+import { batchJobTypeSchema } from "./job-types";
 
 /** A log line waiting to be written with the job's next state change. */
 export type PendingLogLine = { level: "info" | "warn" | "error"; message: string; at?: Date };
@@ -29,6 +30,9 @@ export type AttemptRef = { jobId: string; owner: string; attempt: number };
 /** The status read every client polls: built once so its prepared statement is found by key. */
 const SELECT_JOB_WITH_MEDIA = `SELECT ${JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ")}, ${MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ")}
   FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`;
+
+/** Batch parents own no engines and are never dispatched; the list comes from the job types. */
+const BATCH_TYPES_SQL = batchJobTypeSchema.options.map((type) => `'${type}'`).join(", ");
 
 const OWNED = `"id" = ? AND "status" = 'RUNNING' AND "leaseOwner" = ? AND "attempts" = ?`;
 const ownedParams = (ref: AttemptRef) => [ref.jobId, ref.owner, ref.attempt] as const;
@@ -211,7 +215,7 @@ export class JobStore {
   /** Dispatchable jobs in submission order (parents are not dispatched). */
   async listQueued(): Promise<{ id: string; enginesRequested: number }[]> {
     const rows = await this.db.all(
-      sql(`SELECT "id", "enginesRequested" FROM "Job" WHERE "status" = 'QUEUED' AND "type" NOT IN ('batch_transcribe', 'batch_generate_srt') ORDER BY "createdAt" ASC, "id" ASC`),
+      sql(`SELECT "id", "enginesRequested" FROM "Job" WHERE "status" = 'QUEUED' AND "type" NOT IN (${BATCH_TYPES_SQL}) ORDER BY "createdAt" ASC, "id" ASC`),
     );
     return rows.map((row) => ({ id: String(row.id), enginesRequested: Number(row.enginesRequested) }));
   }
