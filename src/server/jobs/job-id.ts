@@ -4,7 +4,3 @@ import { randomBytes } from "node:crypto";
 export function createJobId(): string {
   return randomBytes(10).toString("hex");
 }
-
-export function isJobId(value: string): boolean {
-  return /^[0-9a-f]{20}$/.test(value);
-}

@@ -5,12 +5,7 @@ export const jobStatusSchema = z.enum(["QUEUED", "RUNNING", "DONE", "FAILED", "C
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["DONE", "FAILED", "CANCELLED"];
-export const ACTIVE_STATUSES: readonly JobStatus[] = ["QUEUED", "RUNNING"];
 
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
-}
-
-export function parseJobStatus(value: string): JobStatus {
-  return jobStatusSchema.parse(value);
 }

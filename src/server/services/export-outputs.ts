@@ -1,9 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { renderTranscript, type TranscriptFormat } from "../transcripts/render-transcript";
+import { renderTranscript, TRANSCRIPT_FORMATS } from "../transcripts/render-transcript";
 import type { JobService } from "./job-service";
 
-const EXPORTED_FORMATS: TranscriptFormat[] = ["txt", "srt", "vtt", "json", "json-v2"];
 
 /**
  * `--all-formats DIR`: writes `DIR/<jobId>/transcript.<format>` for every format and the
@@ -19,7 +18,7 @@ export async function exportJobOutputs(jobs: JobService, dir: string, jobId: str
     await fs.writeFile(tmp, body);
     await fs.rename(tmp, path.join(jobDir, name));
   };
-  for (const format of EXPORTED_FORMATS) {
+  for (const format of TRANSCRIPT_FORMATS) {
     const rendered = renderTranscript(document, format, { dataName: job.media?.originalName ?? jobId, language: job.language ?? document.language });
     await write(`transcript.${format === "json-v2" ? "json-v2.json" : format}`, rendered.body);
   }

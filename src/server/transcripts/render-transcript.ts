@@ -3,9 +3,10 @@ import { buildCues, roundMs, segmentWords, type CueRules } from "../subtitles/cu
 import { renderSrt } from "../subtitles/srt";
 import { renderVtt } from "../subtitles/vtt";
 
-export type TranscriptFormat = "txt" | "srt" | "vtt" | "json" | "json-v2";
+/** Every download format; the APIs validate against this one list. */
+export const TRANSCRIPT_FORMATS = ["txt", "srt", "vtt", "json", "json-v2"] as const;
 
-export const TRANSCRIPT_FORMATS: readonly TranscriptFormat[] = ["txt", "srt", "vtt", "json", "json-v2"];
+export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 
 /** A finished transcript and the job facts its renderings mention. */
 export type TranscriptDocument = {

@@ -5,7 +5,7 @@ import { sendJson, sendText, v2ErrorShape } from "../../http/respond";
 import type { RouteContext, Router } from "../../http/router";
 import { guardedRoute } from "./guard";
 import type { JobStatus } from "../../jobs/job-status";
-import { renderTranscript, type TranscriptFormat } from "../../transcripts/render-transcript";
+import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
 import { parseJsonField, receiveMediaUpload } from "./upload-media";
 import { statusStyleOf, toV2Job, v2Status } from "./v2-shapes";
 
@@ -30,7 +30,7 @@ const listQuerySchema = z.object({
   limit: z.coerce.number({ error: "limit must be a number" }).int().min(1, "limit must be between 1 and 100").max(100, "limit must be between 1 and 100").default(100),
 });
 
-const transcriptFormatSchema = z.enum(["json-v2", "json", "txt", "srt", "vtt"]);
+const transcriptFormatSchema = z.enum(TRANSCRIPT_FORMATS);
 
 function zodMessage(error: z.ZodError): string {
   return error.issues.map((issue) => issue.message).join("; ");

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
 import { batchJobTypeSchema, isBatchType, singleJobTypeSchema } from "../../../jobs/job-types";
-import { renderTranscript } from "../../../transcripts/render-transcript";
+import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
 import { publicProcedure, router } from "../init";
 
 const idInput = z.object({ id: z.string().min(1) });
@@ -87,7 +87,7 @@ export const jobsRouter = router({
     .mutation(({ ctx, input }) => ctx.app.jobs.delete(input.id, { force: input.force })),
 
   transcript: publicProcedure
-    .input(idInput.extend({ format: z.enum(["txt", "srt", "vtt", "json", "json-v2"]).default("json") }))
+    .input(idInput.extend({ format: z.enum(TRANSCRIPT_FORMATS).default("json") }))
     .query(async ({ ctx, input }) => {
       const { job, document } = await ctx.app.jobs.transcript(input.id);
       const rendered = renderTranscript(document, input.format, { dataName: job.media?.originalName ?? job.id, language: job.language ?? document.language });
