@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { describeError, isPermanent } from "../errors";
+import type { Job } from "../db/models";
 import type { JobEvents } from "../jobs/job-events";
 import type { JobStore, PendingLogLine, AttemptRef } from "../jobs/job-store";
 import type { JobHandlerRegistry } from "../jobs/registry";
@@ -211,7 +212,7 @@ export class InProcessDispatcher {
       if (applied) this.events.emitSettled({ jobId, parentId: job.parentId, status: "DONE" });
       else this.logger.warn("completion ignored: the attempt no longer owns the job", { jobId, attempt: ref.attempt });
     } catch (error) {
-      await this.handleAttemptError(ref, job.parentId, job.maxAttempts, entry, error, log);
+      await this.handleAttemptError(ref, job, entry, error, log);
     } finally {
       clearInterval(heartbeat);
       clearInterval(progressFlush);
@@ -219,7 +220,8 @@ export class InProcessDispatcher {
     }
   }
 
-  private async handleAttemptError(ref: AttemptRef, parentId: string | null, maxAttempts: number, entry: Running, error: unknown, log: PendingLogLine[]): Promise<void> {
+  private async handleAttemptError(ref: AttemptRef, job: Pick<Job, "parentId" | "maxAttempts" | "enginesRequested">, entry: Running, error: unknown, log: PendingLogLine[]): Promise<void> {
+    const { parentId, maxAttempts } = job;
     const message = describeError(error);
     switch (entry.cancelReason) {
       case "lease lost":
@@ -239,10 +241,7 @@ export class InProcessDispatcher {
       await this.settleFailure(ref, parentId, reason, log);
       return;
     }
-    if (await this.store.requeue(ref, message, log)) {
-      const job = await this.store.find(ref.jobId);
-      if (job) this.enqueue(job.id, job.enginesRequested);
-    }
+    if (await this.store.requeue(ref, message, log)) this.enqueue(ref.jobId, job.enginesRequested);
   }
 
   private async settleFailure(ref: AttemptRef, parentId: string | null, reason: string, log: PendingLogLine[]): Promise<void> {
