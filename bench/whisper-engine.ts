@@ -103,7 +103,13 @@ async function runParallel(file: string, engines: number, threads: number, token
 }
 
 function child(mode: string, extra: string[]): ChildResult {
-  const result = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, "--model", values.model!, "--tokens", values.tokens!, ...extra], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, "--model", values.model!, "--tokens", values.tokens!, ...extra], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    // As `npm start` runs the server (scripts/start.mjs); transformers.js gets the same.
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
+  });
   const line = result.stdout.trim().split("\n").pop() ?? "";
   if (result.status !== 0 || !line.startsWith("{")) throw new Error(`${mode} failed:\n${result.stderr.slice(-3000)}`);
   return JSON.parse(line) as ChildResult;

@@ -134,11 +134,12 @@ def _tensor_key(t: TensorProto):
 
 
 def _branch(graph: onnx.GraphProto, prefix: str, outer_inputs: set[str], init_names: dict[str, str],
-            outputs: list[str]) -> onnx.GraphProto:
+            outputs: list[str], constants: dict[str, TensorProto] | None = None) -> onnx.GraphProto:
     """Turns a whole decoder graph into an If branch: its inputs become outer-scope
     references, its (lifted) initializers are referenced by their outer names, and
     every other value/node is prefixed so the two branches cannot collide.
-    `outputs` are the value names (before prefixing) to emit, in If-output order."""
+    `outputs` are the value names (before prefixing) to emit, in If-output order;
+    a name in `constants` is emitted as that constant tensor instead."""
     def rename(name: str) -> str:
         if name == "" or name in outer_inputs:
             return name
@@ -156,7 +157,10 @@ def _branch(graph: onnx.GraphProto, prefix: str, outer_inputs: set[str], init_na
     out_infos = []
     for name in outputs:
         target = rename(name)
-        if target not in produced:  # a pass-through of an outer value: If outputs must be produced inside
+        if constants and name in constants:
+            target = prefix + name + "/placeholder"
+            nodes.append(helper.make_node("Constant", [], [target], name=target, value=constants[name]))
+        elif target not in produced:  # a pass-through of an outer value: If outputs must be produced inside
             alias = prefix + name + "/identity"
             nodes.append(helper.make_node("Identity", [target], [alias], name=alias))
             target = alias
@@ -173,8 +177,8 @@ def _branch(graph: onnx.GraphProto, prefix: str, outer_inputs: set[str], init_na
 def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, layers: int) -> onnx.ModelProto:
     """optimum's decoder_model_merged: one graph, `If(use_cache_branch)`, then =
     with-past graph, else = no-past graph, weights stored once in the outer graph.
-    In the cached branch the encoder K/V outputs pass the past encoder K/V through
-    (optimum emits placeholders there); engines should keep the first step's."""
+    In the cached branch the encoder K/V outputs are empty placeholders, as optimum
+    emits them; engines keep the first step's."""
     outer_inits: dict = {}
     used_names: set[str] = set()
 
@@ -199,10 +203,12 @@ def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, layers:
     outer_inputs = {i.name for i in no_past.graph.input} | set(past)
     present = ["logits"] + kv_names("present", layers)
     else_graph = _branch(no_past.graph, "no_past/", outer_inputs, else_names, present)
-    # The with-past graph has no encoder "present": route the past encoder K/V through.
-    then_outputs = ["logits"] + [n.replace("present.", "past_key_values.") if ".encoder." in n else n
-                                 for n in present[1:]]
-    then_graph = _branch(with_past.graph, "with_past/", outer_inputs, then_names, then_outputs)
+    # The with-past graph has no encoder "present". optimum fills those If outputs with
+    # empty constants (first dynamic axis 0, later dynamic axes 1), so a cached step returns
+    # placeholders and the engine keeps the first step's cross-attention K/V.
+    outputs_by_name = {o.name: o for o in no_past.graph.output}
+    placeholders = {n: _empty_placeholder(outputs_by_name[n]) for n in present if ".encoder." in n}
+    then_graph = _branch(with_past.graph, "with_past/", outer_inputs, then_names, present, placeholders)
     _copy_output_types(else_graph, no_past.graph)
     _copy_output_types(then_graph, no_past.graph)
 
@@ -216,6 +222,18 @@ def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, layers:
     merged.ir_version = no_past.ir_version
     onnx.checker.check_model(merged)
     return merged
+
+
+def _empty_placeholder(output: onnx.ValueInfoProto) -> TensorProto:
+    """An empty tensor shaped like `output`: its first symbolic axis is 0, later symbolic axes 1."""
+    dims, seen_dynamic = [], False
+    for dim in output.type.tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(dim.dim_value)
+        else:
+            dims.append(1 if seen_dynamic else 0)
+            seen_dynamic = True
+    return helper.make_tensor("placeholder", output.type.tensor_type.elem_type, dims, vals=[])
 
 
 def _copy_output_types(branch: onnx.GraphProto, source: onnx.GraphProto) -> None:

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import type { SpeechScores } from "./plan-chunks";
 
 /** A stretch of speech, in seconds from the start of the audio. */
 export type SpeechRegion = { startS: number; endS: number };
@@ -71,7 +72,13 @@ export class SileroVad {
 
   /** Speech regions of 16 kHz mono audio. */
   async detect(audio: Float32Array, options: VadOptions = DEFAULT_VAD_OPTIONS, signal?: AbortSignal): Promise<SpeechRegion[]> {
-    return speechRegionsFromProbabilities(await this.probabilities(audio, signal), audio.length, options);
+    return (await this.analyse(audio, options, signal)).regions;
+  }
+
+  /** Speech regions together with the per-frame probabilities they came from (for choosing cuts). */
+  async analyse(audio: Float32Array, options: VadOptions = DEFAULT_VAD_OPTIONS, signal?: AbortSignal): Promise<{ regions: SpeechRegion[]; scores: SpeechScores }> {
+    const values = await this.probabilities(audio, signal);
+    return { regions: speechRegionsFromProbabilities(values, audio.length, options), scores: { values, frameS: WINDOW / SAMPLE_RATE } };
   }
 
   async close(): Promise<void> {

@@ -106,8 +106,8 @@ export class WhisperEngine implements Engine {
   }
 
   private async chunksOf(audio: Float32Array, signal: AbortSignal): Promise<AudioChunk[]> {
-    const regions = await this.vad.detect(audio, DEFAULT_VAD_OPTIONS, signal);
-    return planChunks(regions, this.files.features.nSamples / SAMPLE_RATE);
+    const { regions, scores } = await this.vad.analyse(audio, DEFAULT_VAD_OPTIONS, signal);
+    return planChunks(regions, this.files.features.nSamples / SAMPLE_RATE, scores);
   }
 
   private languageCode(requested: string): string {

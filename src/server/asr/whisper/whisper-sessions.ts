@@ -38,7 +38,10 @@ export class WhisperSessions {
   ) {}
 
   static async create(files: WhisperModelFiles, options: SessionOptions): Promise<WhisperSessions> {
-    const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all" };
+    // No memory arena: it keeps the largest activations of any run (the encoder's attention
+    // maps) for the life of the slot; without it a slot's memory is its weights plus the run
+    // in flight, measured no slower (bench/whisper-engine.ts).
+    const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all", enableCpuMemArena: false };
     const create = async (file: string): Promise<{ session: ort.InferenceSession; provider: string }> => {
       if (options.provider === "cuda") {
         try {
@@ -69,8 +72,21 @@ export class WhisperSessions {
     return meta && meta.isTensor ? meta.type : "float32";
   }
 
-  /** features: [batch × mels × frames] → encoder hidden states [batch × positions × d_model]. */
+  /**
+   * features: [batch × mels × frames] → encoder hidden states [batch × positions × d_model].
+   * On CPU the chunks go through the encoder one at a time and their states are stacked:
+   * a 1500-position encoder already fills the cores with one chunk, while a batch multiplies
+   * its attention maps (hundreds of MB each at batch 4). On CUDA the batch runs as one.
+   */
   async encode(features: Float32Array, batch: number): Promise<ort.Tensor> {
+    const perChunk = features.length / batch;
+    if (batch === 1 || this.provider === "cuda") return this.encodeBatch(features, batch);
+    const states: ort.Tensor[] = [];
+    for (let b = 0; b < batch; b++) states.push(await this.encodeBatch(features.subarray(b * perChunk, (b + 1) * perChunk), 1));
+    return stackBatch(states);
+  }
+
+  private async encodeBatch(features: Float32Array, batch: number): Promise<ort.Tensor> {
     const mels = this.files.features.featureSize;
     const frames = features.length / batch / mels;
     const dims = [batch, mels, frames];
@@ -102,7 +118,10 @@ export class WhisperSessions {
         ...(cache ? this.pastFeeds(cache) : this.emptyPast(batch)),
       };
       // The merged graph declares only the inputs it uses; feed exactly those.
-      result = await this.decoder.run(Object.fromEntries(this.decoder.inputNames.map((name) => [name, feeds[name]!])));
+      // With a cache, the graph only passes the cross-attention K/V through; not fetching
+      // them saves copying megabytes per step out of onnxruntime.
+      const fetches = cache ? this.decoder.outputNames.filter((name) => !name.includes(".encoder.")) : this.decoder.outputNames;
+      result = await this.decoder.run(Object.fromEntries(this.decoder.inputNames.map((name) => [name, feeds[name]!])), fetches);
     }
     const logits = result.logits!;
     const next: KvCache = new Map();
@@ -142,4 +161,19 @@ export class WhisperSessions {
   async close(): Promise<void> {
     await Promise.allSettled([this.encoder.release(), this.decoder.release(), this.decoderWithPast?.release()]);
   }
+}
+
+/** Concatenates [1 × …] tensors of one type and shape into one [n × …] tensor. */
+function stackBatch(tensors: readonly ort.Tensor[]): ort.Tensor {
+  const first = tensors[0]!;
+  const size = first.data.length;
+  const dims = [tensors.length, ...first.dims.slice(1)];
+  if (first.type === "float16") {
+    const data = new Uint16Array(size * tensors.length);
+    tensors.forEach((tensor, index) => data.set(tensor.data as Uint16Array, index * size));
+    return new ort.Tensor("float16", data, dims);
+  }
+  const data = new Float32Array(size * tensors.length);
+  tensors.forEach((tensor, index) => data.set(tensor.data as Float32Array, index * size));
+  return new ort.Tensor("float32", data, dims);
 }
