@@ -4,7 +4,7 @@
  * tools/whisper-test-model) and the same 10 files of 60 s, with the decoded tokens per chunk
  * fixed so both do equal work. Each engine runs in its own child process so peak RSS is its own.
  *
- *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10]
+ *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10] [--runs 3]
  *
  * Prints RTFx (audio seconds per wall second), the ratio, peak RSS, and the speed-up of one
  * 10-minute file on parallel_engines 2 versus 1.
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     slots: { type: "string", default: "1" },
     threads: { type: "string", default: "2" },
     inputs: { type: "string" },
+    runs: { type: "string", default: "3" },
   },
 });
 
@@ -99,7 +100,13 @@ async function runParallel(file: string, engines: number, threads: number, token
   const out = await transcribeMedia({ mediaPath: file, language: "en", engines: slots, signal: new AbortController().signal });
   const wallS = (performance.now() - started) / 1000;
   await Promise.all(slots.map((slot) => slot.close()));
-  return { label: `10-min file, parallel_engines ${engines}`, audioS: out.media.durationS, wallS, chunks: 0, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return { label: `10-min file, parallel_engines ${engines} × ${threads} threads`, audioS: out.media.durationS, wallS, chunks: 0, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function child(mode: string, extra: string[]): ChildResult {
@@ -140,19 +147,32 @@ async function main(): Promise<void> {
     const list = inputs.join(",");
     console.log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
     console.log(`model: ${values.model}, ${values.files} files × 60 s, ${tokens} tokens decoded per chunk (min = max), fp32, CPU`);
-    const rows = [
-      child("hf", ["--inputs", list]),
-      child("ours", ["--inputs", list, "--slots", "1", "--threads", "2"]),
-      child("ours", ["--inputs", list, "--slots", "2", "--threads", "1"]),
-      child("parallel", ["--inputs", long, "--slots", "1", "--threads", "1"]),
-      child("parallel", ["--inputs", long, "--slots", "2", "--threads", "1"]),
+    const runs = Number(values.runs);
+    console.log(`each row: the median of ${runs} runs (wall time, RTFx and peak RSS), every run in a fresh process`);
+    const configurations: [string, string[]][] = [
+      ["hf", ["--inputs", list]],
+      ["ours", ["--inputs", list, "--slots", "1", "--threads", "2"]],
+      ["ours", ["--inputs", list, "--slots", "2", "--threads", "1"]],
+      ["parallel", ["--inputs", long, "--slots", "1", "--threads", "2"]],
+      ["parallel", ["--inputs", long, "--slots", "2", "--threads", "1"]],
     ];
+    const samples: ChildResult[][] = configurations.map(() => []);
+    // Interleaved, so a slow spell on the machine does not land on one configuration only.
+    for (let run = 0; run < runs; run++) configurations.forEach(([mode, extra], index) => samples[index]!.push(child(mode, extra)));
+    const rows = samples.map((results) => ({
+      ...results[0]!,
+      wallS: median(results.map((result) => result.wallS)),
+      peakRssMiB: median(results.map((result) => result.peakRssMiB)),
+      walls: results.map((result) => result.wallS),
+    }));
     for (const row of rows) {
-      console.log(`${row.label.padEnd(40)} RTFx ${(row.audioS / row.wallS).toFixed(2).padStart(6)}  wall ${row.wallS.toFixed(1).padStart(6)} s  chunks ${String(row.chunks).padStart(3)}  peak RSS ${row.peakRssMiB.toFixed(0)} MiB`);
+      console.log(
+        `${row.label.padEnd(40)} RTFx ${(row.audioS / row.wallS).toFixed(2).padStart(6)}  wall ${row.wallS.toFixed(1).padStart(6)} s  chunks ${String(row.chunks).padStart(3)}  peak RSS ${row.peakRssMiB.toFixed(0)} MiB  (walls ${row.walls.map((wall) => wall.toFixed(1)).join(", ")} s)`,
+      );
     }
     const [hf, ours1, , p1, p2] = rows;
     console.log(`ours (1 slot × 2 threads) / transformers.js RTFx ratio: ${((ours1!.audioS / ours1!.wallS) / (hf!.audioS / hf!.wallS)).toFixed(2)}`);
-    console.log(`10-minute file speed-up, parallel_engines 2 vs 1: ${(p1!.wallS / p2!.wallS).toFixed(2)}x`);
+    console.log(`10-minute file speed-up, parallel_engines 2 (1 thread each) vs 1 (2 threads): ${(p1!.wallS / p2!.wallS).toFixed(2)}x`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { TranscriptSegment } from "../../src/server/asr/engine";
+import type { Engine, TranscriptSegment } from "../../src/server/asr/engine";
 import { DEFAULT_WHISPER_OPTIONS, WhisperEngine } from "../../src/server/asr/whisper/whisper-engine";
 import { librivoxClips, makeAudio, makeTempDir, type TempDir } from "../helpers/fixtures";
 
@@ -82,6 +82,21 @@ describe("WhisperEngine (tiny random-weight model, real speech layout)", () => {
     }
   });
 
+  it("translates when asked: the <|translate|> prompt changes the text, and the transcript is English", async () => {
+    const clip = librivoxClips()[0]!.path;
+    const transcribed = await engine.transcribe({ mediaPath: clip, language: "de", task: "transcribe", signal: signal() });
+    const translated = await engine.transcribe({ mediaPath: clip, language: "de", task: "translate", signal: signal() });
+    assert.equal(transcribed.language, "de");
+    assert.equal(translated.language, "en");
+    assert.ok(translated.segments.length > 0);
+    assertOrdered(translated.segments);
+    assert.notDeepEqual(
+      translated.segments.map((segment) => segment.text),
+      transcribed.segments.map((segment) => segment.text),
+      "the task token reached the decoder",
+    );
+  });
+
   it("detects the language when asked for auto", async () => {
     const result = await engine.transcribe({ mediaPath: librivoxClips()[0]!.path, language: "auto", signal: signal() });
     assert.ok(engine.info.languages.includes(result.language));
@@ -102,6 +117,29 @@ describe("parallel engines with Whisper", () => {
       const three = await transcribeMedia({ mediaPath: file, language: "en", engines, signal: signal() });
       assert.ok(one.transcription.segments.length > 0);
       assert.deepEqual(three.transcription, one.transcription);
+
+      // "auto" on three slots: detected once, and every slot transcribes in that language.
+      const seen: string[] = [];
+      let detections = 0;
+      const spied: Engine[] = engines.map((engine) => ({
+        info: engine.info,
+        planChunks: (input) => engine.planChunks(input),
+        detectLanguage: (input) => {
+          detections++;
+          return engine.detectLanguage(input);
+        },
+        transcribe: (input) => {
+          seen.push(input.language);
+          return engine.transcribe(input);
+        },
+        close: () => engine.close(),
+      }));
+      const oneAuto = await transcribeMedia({ mediaPath: file, language: "auto", engines: [engines[0]!], signal: signal() });
+      const threeAuto = await transcribeMedia({ mediaPath: file, language: "auto", engines: spied, signal: signal() });
+      assert.equal(detections, 1);
+      assert.deepEqual(seen, [oneAuto.transcription.language, oneAuto.transcription.language, oneAuto.transcription.language]);
+      assert.deepEqual(threeAuto.transcription, oneAuto.transcription);
+
       const plan = await engines[0]!.planChunks({ mediaPath: file, signal: signal() });
       assert.equal(plan.length, 5);
       assert.equal(groupChunks(plan, 3).length, 3);

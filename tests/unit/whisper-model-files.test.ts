@@ -4,6 +4,10 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadWhisperModelFiles, ModelLoadError } from "../../src/server/asr/whisper/model-files";
 import { makeTempDir, type TempDir } from "../helpers/fixtures";
+import { identityModel } from "../helpers/tiny-onnx";
+
+/** A valid ONNX file (opset 14): the loader reads each graph's opsets, not just its name. */
+const GRAPH = identityModel(14);
 
 const CONFIG = { model_type: "whisper", vocab_size: 1768, d_model: 64, encoder_layers: 2, decoder_layers: 2, encoder_attention_heads: 4, decoder_attention_heads: 4, num_mel_bins: 80, max_source_positions: 1500, max_target_positions: 448 };
 const GENERATION = { decoder_start_token_id: 258, eos_token_id: 257, no_timestamps_token_id: 266 };
@@ -20,7 +24,7 @@ async function writeModel(dir: string, files: Record<string, unknown>): Promise<
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, typeof content === "string" ? content : JSON.stringify(content));
+    await fs.writeFile(file, typeof content === "string" || Buffer.isBuffer(content) ? content : JSON.stringify(content));
   }
   return dir;
 }
@@ -30,8 +34,8 @@ const complete = () => ({
   "generation_config.json": GENERATION,
   "preprocessor_config.json": PREPROCESSOR,
   "tokenizer.json": tokenizerJson(),
-  "onnx/encoder_model.onnx": "x",
-  "onnx/decoder_model_merged.onnx": "x",
+  "onnx/encoder_model.onnx": GRAPH,
+  "onnx/decoder_model_merged.onnx": GRAPH,
 });
 
 describe("loadWhisperModelFiles", () => {
@@ -49,7 +53,7 @@ describe("loadWhisperModelFiles", () => {
   });
 
   it("falls back to split decoders and picks the requested variant", async () => {
-    const files: Record<string, unknown> = { ...complete(), "onnx/decoder_model_fp16.onnx": "x", "onnx/decoder_with_past_model_fp16.onnx": "x", "onnx/encoder_model_fp16.onnx": "x" };
+    const files: Record<string, unknown> = { ...complete(), "onnx/decoder_model_fp16.onnx": GRAPH, "onnx/decoder_with_past_model_fp16.onnx": GRAPH, "onnx/encoder_model_fp16.onnx": GRAPH };
     delete files["onnx/decoder_model_merged.onnx"];
     const model = await loadWhisperModelFiles(await writeModel(temp.file("split"), files), "fp16");
     assert.equal(model.decoder.kind, "split");

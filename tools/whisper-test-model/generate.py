@@ -117,9 +117,10 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
         enc = model.encoder(torch.from_numpy(mel))
         silent_enc = model.encoder(torch.from_numpy(features.log_mel(np.zeros(0, np.float32), filters))[None])
 
-    sot, en, transcribe, notimestamps = (vocab.id(t) for t in
-                                         ["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"])
-    prompts = {"transcribe": [sot, en, transcribe], "transcribe_notimestamps": [sot, en, transcribe, notimestamps]}
+    sot, en, de, transcribe, translate, notimestamps = (vocab.id(t) for t in [
+        "<|startoftranscript|>", "<|en|>", "<|de|>", "<|transcribe|>", "<|translate|>", "<|notimestamps|>"])
+    prompts = {"transcribe": [sot, en, transcribe], "transcribe_notimestamps": [sot, en, transcribe, notimestamps],
+               "translate_from_german": [sot, de, translate]}
     greedy_refs = []
     audio_sensitive = False
     for name, prompt in prompts.items():

@@ -3,6 +3,7 @@
  * implements it next. One Engine instance is one engine slot: it is created once, reused
  * for many jobs, and must not be used by two transcriptions at the same time.
  */
+import type { TranscriptionTask } from "../jobs/job-types";
 
 /** A recognised word. Times are seconds from the start of the media file. */
 export type TranscriptWord = {
@@ -35,6 +36,8 @@ export type EngineInput = {
   endS?: number;
   /** ISO 639-1 code, or "auto" where the engine can detect it. */
   language: string;
+  /** Default "transcribe"; "translate" gives English text (engines that cannot, fail permanently). */
+  task?: TranscriptionTask;
   signal: AbortSignal;
   /**
    * Transcribe exactly these windows (seconds, file time) instead of segmenting the audio
@@ -66,6 +69,11 @@ export type Engine = {
    * gives each slot a share via `EngineInput.chunks`, so the result equals a one-slot run.
    */
   planChunks?(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioWindow[]>;
+  /**
+   * The language spoken in one window, for engines that detect it. A job on k slots with
+   * language "auto" detects once and gives every slot the answer, so all agree.
+   */
+  detectLanguage?(input: { mediaPath: string; window: AudioWindow; signal: AbortSignal }): Promise<string>;
   /** Releases the slot's resources; safe to call twice. */
   close(): Promise<void>;
 };

@@ -23,6 +23,7 @@ export async function executeTranscribeTask(task: TranscribeTask, runtime: TaskR
     const output = await transcribeMedia({
       mediaPath,
       language: task.language,
+      task: task.task,
       engines: runtime.engines,
       signal: runtime.signal,
       ...(task.media ? { media: task.media } : {}),

@@ -72,6 +72,9 @@ class PocketSphinxEngine implements Engine {
   async transcribe(input: EngineInput): Promise<EngineTranscription> {
     if (this.closed) throw new Error("This pocketsphinx engine slot is closed");
     if (this.busy) throw new Error("This pocketsphinx engine slot is already transcribing (one transcription per slot)");
+    if (input.task === "translate") {
+      throw new PermanentJobError("The pocketsphinx engine cannot translate; translation needs the whisper-onnx engine (ASR_ENGINE=whisper-onnx with a model)");
+    }
     const language = resolveLanguage(input.language);
     input.signal.throwIfAborted();
     this.busy = true;

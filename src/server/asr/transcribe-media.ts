@@ -1,12 +1,15 @@
 import { PermanentJobError } from "../errors";
 import { findSplitPoints } from "../media/find-split-points";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
+import type { TranscriptionTask } from "../jobs/job-types";
 import type { Engine, EngineInfo, EngineTranscription, TranscriptSegment } from "./engine";
 
 export type TranscribeMediaInput = {
   mediaPath: string;
   /** ISO 639-1 code (or a variant such as "en-US"), or "auto". */
   language: string;
+  /** Default "transcribe". */
+  task?: TranscriptionTask;
   /** The slots leased for this job, length k >= 1; with k > 1 the file is split across them. */
   engines: Engine[];
   signal: AbortSignal;
@@ -53,10 +56,11 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
   const shares = await planShares(input, media.durationS);
   let transcriptions: EngineTranscription[];
   if (!shares) {
-    transcriptions = [await first.transcribe({ mediaPath: input.mediaPath, language: input.language, signal })];
+    transcriptions = [await first.transcribe({ mediaPath: input.mediaPath, language: input.language, task: input.task ?? "transcribe", signal })];
     report(media.durationS);
   } else {
-    transcriptions = await runConcurrently(shares, engines, input, report);
+    const language = await sharedLanguage(input, shares);
+    transcriptions = await runConcurrently(shares, engines, { ...input, language }, report);
   }
 
   const segments = stitch(transcriptions.map((transcription) => transcription.segments));
@@ -93,6 +97,17 @@ async function planShares(input: TranscribeMediaInput, durationS: number): Promi
   if (parts < 2) return null;
   const windows = toWindows(await findSplitPoints(input.mediaPath, durationS, parts, signal), durationS);
   return windows.map((window) => ({ window, durationS: window.endS - window.startS }));
+}
+
+/**
+ * With language "auto" on several slots, each would detect on its own share and they could
+ * disagree; an engine that can detect does it once, on the first chunk, for all of them.
+ */
+async function sharedLanguage(input: TranscribeMediaInput, shares: readonly Share[]): Promise<string> {
+  const first = input.engines[0]!;
+  const window = shares[0]?.chunks?.[0] ?? shares[0]?.window;
+  if (input.language.toLowerCase() !== "auto" || !first.detectLanguage || !window) return input.language;
+  return first.detectLanguage({ mediaPath: input.mediaPath, window, signal: input.signal });
 }
 
 /** Splits chunks into at most `groups` contiguous runs of roughly equal audio duration. */
@@ -147,7 +162,7 @@ async function runConcurrently(
         const where = share.chunks
           ? { chunks: share.chunks }
           : { startS: share.window!.startS, ...(isLast ? {} : { endS: share.window!.endS }) };
-        const result = await engine.transcribe({ mediaPath: input.mediaPath, language: input.language, signal, ...where });
+        const result = await engine.transcribe({ mediaPath: input.mediaPath, language: input.language, task: input.task ?? "transcribe", signal, ...where });
         doneS += share.durationS;
         report(doneS);
         return result;

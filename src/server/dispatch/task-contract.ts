@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transcriptionTaskSchema } from "../jobs/job-types";
 
 /**
  * The message a worker receives and the event it reports back. Workers never touch the
@@ -24,6 +25,8 @@ export const transcribeTaskSchema = z.object({
   attempt: z.number().int().positive(),
   mediaBlobKey: z.string().min(1),
   language: z.string().min(1),
+  /** Added within version 1: a task without it is a transcription, as before. */
+  task: transcriptionTaskSchema.default("transcribe"),
   /** Engine slots the job asked for (parallel_engines). */
   engines: z.number().int().positive(),
   /**

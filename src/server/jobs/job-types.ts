@@ -16,6 +16,10 @@ export function isBatchType(type: string): type is BatchJobType {
   return batchJobTypeSchema.safeParse(type).success;
 }
 
+/** What the recogniser produces: the spoken language's text, or an English translation of it. */
+export const transcriptionTaskSchema = z.enum(["transcribe", "translate"]);
+export type TranscriptionTask = z.infer<typeof transcriptionTaskSchema>;
+
 /** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
 export const transcriptionParamsSchema = z.object({
   mediaFileId: z.string().min(1),
@@ -24,6 +28,8 @@ export const transcriptionParamsSchema = z.object({
   /** Requested but not every engine honours it; a warning is logged when ignored. */
   diarization: z.enum(["none", "speaker", "channel"]).default("none"),
   operatingPoint: z.enum(["standard", "enhanced"]).optional(),
+  /** translate: English text from speech in any language (Whisper only). */
+  task: transcriptionTaskSchema.default("transcribe"),
 });
 export type TranscriptionParams = z.infer<typeof transcriptionParamsSchema>;
 

@@ -32,6 +32,7 @@ export type CreateTranscriptionInput = {
   userId?: string | null;
   diarization?: TranscriptionParams["diarization"];
   operatingPoint?: TranscriptionParams["operatingPoint"];
+  task?: TranscriptionParams["task"];
 };
 
 export type CreateBatchInput = {
@@ -41,6 +42,7 @@ export type CreateBatchInput = {
   enginesRequested: number;
   origin: string;
   userId?: string | null;
+  task?: TranscriptionParams["task"];
 };
 
 export type ListJobsInput = {
@@ -90,6 +92,7 @@ export class JobService {
       mediaFileId: media.id,
       language,
       diarization: input.diarization ?? "none",
+      task: input.task ?? "transcribe",
       ...(input.operatingPoint ? { operatingPoint: input.operatingPoint } : {}),
     };
     const id = createJobId();
@@ -160,7 +163,7 @@ export class JobService {
           origin: input.origin,
           status: "QUEUED",
           parentId,
-          params: JSON.stringify({ mediaFileId, language, diarization: "none" } satisfies TranscriptionParams),
+          params: JSON.stringify({ mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" } satisfies TranscriptionParams),
           mediaFileId,
           language,
           enginesRequested: input.enginesRequested,

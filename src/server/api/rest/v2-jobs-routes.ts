@@ -4,6 +4,7 @@ import { AppError } from "../../errors";
 import { sendJson, sendText, v2ErrorShape } from "../../http/respond";
 import type { RouteContext, Router } from "../../http/router";
 import { guardedRoute } from "./guard";
+import { transcriptionTaskSchema } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
 import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
 import { parseJsonField, receiveMediaUpload } from "./upload-media";
@@ -22,6 +23,8 @@ const jobConfigSchema = z.looseObject({
     language: z.string({ error: "config.transcription_config.language is required" }).min(1),
     diarization: z.enum(["none", "speaker", "channel"]).optional(),
     operating_point: z.enum(["standard", "enhanced"]).optional(),
+    /** Our extension: "translate" gives English text from any spoken language (Whisper engines). */
+    task: transcriptionTaskSchema.optional(),
   }),
 });
 
@@ -81,6 +84,7 @@ export function registerV2Routes(router: Router, app: App): void {
           userId: processing.user_id ?? null,
           ...(tc.diarization ? { diarization: tc.diarization } : {}),
           ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
+          ...(tc.task ? { task: tc.task } : {}),
         });
         sendJson(res, 201, { job_id: job.id });
       } catch (error) {

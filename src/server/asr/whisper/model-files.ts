@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { readOpsetImports, unsupportedOpset } from "./onnx-opsets";
 import { loadWhisperTokenizer, type WhisperTokenizer } from "./tokenizer";
 import type { LogMelConfig } from "./log-mel";
 
@@ -91,6 +92,18 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** A corrupt graph file or one whose opset this onnxruntime cannot run fails here, not in a slot. */
+async function checkOpsets(dir: string, file: string): Promise<void> {
+  const name = path.relative(dir, file);
+  let problem: string | null;
+  try {
+    problem = unsupportedOpset(await readOpsetImports(file));
+  } catch (error) {
+    throw new ModelLoadError(`${name} cannot be used: ${(error as Error).message}`);
+  }
+  if (problem) throw new ModelLoadError(`${name} cannot be used: ${problem}`);
+}
+
 const SUFFIX: Record<ModelVariant, string> = { fp32: "", fp16: "_fp16", quantized: "_quantized" };
 
 /**
@@ -131,6 +144,9 @@ export async function loadWhisperModelFiles(dir: string, variant: ModelVariant =
   } else {
     throw new ModelLoadError(`The model has neither onnx/decoder_model_merged${SUFFIX[variant]}.onnx nor onnx/decoder_model${SUFFIX[variant]}.onnx with onnx/decoder_with_past_model${SUFFIX[variant]}.onnx`);
   }
+
+  const graphs = decoder.kind === "merged" ? [encoder, decoder.merged] : [encoder, decoder.decoder, decoder.withPast];
+  for (const graph of graphs) await checkOpsets(dir, graph);
 
   return {
     dir,

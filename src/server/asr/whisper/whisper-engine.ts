@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { PermanentJobError } from "../../errors";
+import type { TranscriptionTask } from "../../jobs/job-types";
 import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
@@ -92,13 +93,20 @@ export class WhisperEngine implements Engine {
     const audio = await decodePcm(input.mediaPath, { ...window, signal: input.signal });
     const offsetS = input.chunks ? 0 : (input.startS ?? 0);
     const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
-    const language = chunks.length && input.language === "auto" ? await this.detectLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
+    const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
+    const task = input.task ?? "transcribe";
     const segments: TranscriptSegment[] = [];
     for (let i = 0; i < chunks.length; i += this.options.batchSize) {
       const batch = chunks.slice(i, i + this.options.batchSize);
-      segments.push(...(await this.transcribeBatch(audio, batch, language, offsetS, input.signal)));
+      segments.push(...(await this.transcribeBatch(audio, batch, language, task, offsetS, input.signal)));
     }
-    return { language, segments };
+    // A translation is English whatever was spoken.
+    return { language: task === "translate" ? "en" : language, segments };
+  }
+
+  async detectLanguage(input: { mediaPath: string; window: AudioChunk; signal: AbortSignal }): Promise<string> {
+    const audio = await decodePcm(input.mediaPath, { startS: input.window.startS, endS: input.window.endS, signal: input.signal });
+    return this.mostLikelyLanguage(audio, { startS: 0, endS: input.window.endS - input.window.startS }, input.signal);
   }
 
   async close(): Promise<void> {
@@ -130,7 +138,7 @@ export class WhisperEngine implements Engine {
   }
 
   /** The most likely language token after <|startoftranscript|> on the first chunk. */
-  private async detectLanguage(audio: Float32Array, chunk: AudioChunk, signal: AbortSignal): Promise<string> {
+  private async mostLikelyLanguage(audio: Float32Array, chunk: AudioChunk, signal: AbortSignal): Promise<string> {
     const hidden = await this.sessions.encode(this.features(audio, [chunk]), 1);
     const { special } = this.files.tokenizer;
     let best = "en";
@@ -153,11 +161,11 @@ export class WhisperEngine implements Engine {
     return best;
   }
 
-  private async transcribeBatch(audio: Float32Array, chunks: readonly AudioChunk[], language: string, offsetS: number, signal: AbortSignal): Promise<TranscriptSegment[]> {
+  private async transcribeBatch(audio: Float32Array, chunks: readonly AudioChunk[], language: string, task: TranscriptionTask, offsetS: number, signal: AbortSignal): Promise<TranscriptSegment[]> {
     const { tokenizer, generation } = this.files;
     const { special } = tokenizer;
     const hidden = await this.sessions.encode(this.features(audio, chunks), chunks.length);
-    const prompt = [special.startOfTranscript, special.languages.get(language)!, special.transcribe];
+    const prompt = [special.startOfTranscript, special.languages.get(language)!, task === "translate" ? special.translate : special.transcribe];
     const noSpeech = new Array<number>(chunks.length).fill(0);
     const readNoSpeech = (sequence: number, logits: Float32Array) => {
       if (special.noSpeech !== null) noSpeech[sequence] = Math.exp(logSoftmaxAt(logits, special.noSpeech));

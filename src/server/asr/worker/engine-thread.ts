@@ -17,7 +17,7 @@ try {
   const mod = (await import(spec.module)) as { createEngineFactory?: (options: unknown) => EngineFactory };
   if (typeof mod.createEngineFactory !== "function") throw new Error(`${spec.module} does not export createEngineFactory(options)`);
   engine = await mod.createEngineFactory(spec.options)();
-  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] }, canPlan: typeof engine.planChunks === "function" });
+  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] }, canPlan: typeof engine.planChunks === "function", canDetect: typeof engine.detectLanguage === "function" });
 } catch (error) {
   send({ type: "init-failed", message: describeError(error) });
 }
@@ -34,10 +34,13 @@ port.on("message", (raw: unknown) => {
   }
   const controller = new AbortController();
   running.set(message.id, controller);
+  const signal = controller.signal;
   const work: Promise<FromThread> =
     message.type === "plan"
-      ? engine!.planChunks!({ mediaPath: message.mediaPath, signal: controller.signal }).then((chunks) => ({ type: "planned" as const, id: message.id, chunks }))
-      : engine!.transcribe({ ...message.input, signal: controller.signal }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
+      ? engine!.planChunks!({ mediaPath: message.mediaPath, signal }).then((chunks) => ({ type: "planned" as const, id: message.id, chunks }))
+      : message.type === "detect"
+        ? engine!.detectLanguage!({ mediaPath: message.mediaPath, window: message.window, signal }).then((language) => ({ type: "detected" as const, id: message.id, language }))
+        : engine!.transcribe({ ...message.input, signal }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
   work
     .then(send)
     .catch((error: unknown) => send({ type: "error", id: message.id, message: describeError(error), permanent: isPermanent(error) }))

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transcriptionTaskSchema } from "../../jobs/job-types";
 
 /** Which engine a thread builds; options are plain JSON (they cross the thread boundary). */
 export const threadEngineSpecSchema = z.object({
@@ -14,9 +15,17 @@ export const toThreadSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("transcribe"),
     id: z.number().int(),
-    input: z.object({ mediaPath: z.string(), startS: z.number().optional(), endS: z.number().optional(), language: z.string(), chunks: z.array(windowSchema).optional() }),
+    input: z.object({
+      mediaPath: z.string(),
+      startS: z.number().optional(),
+      endS: z.number().optional(),
+      language: z.string(),
+      task: transcriptionTaskSchema.optional(),
+      chunks: z.array(windowSchema).optional(),
+    }),
   }),
   z.object({ type: z.literal("plan"), id: z.number().int(), mediaPath: z.string() }),
+  z.object({ type: z.literal("detect"), id: z.number().int(), mediaPath: z.string(), window: windowSchema }),
   z.object({ type: z.literal("abort"), id: z.number().int() }),
   z.object({ type: z.literal("close") }),
 ]);
@@ -31,7 +40,8 @@ const segmentSchema = z.object({
 });
 
 export const fromThreadSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean() }),
+  z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean(), canDetect: z.boolean() }),
+  z.object({ type: z.literal("detected"), id: z.number().int(), language: z.string() }),
   z.object({ type: z.literal("planned"), id: z.number().int(), chunks: z.array(windowSchema) }),
   z.object({ type: z.literal("init-failed"), message: z.string() }),
   z.object({ type: z.literal("result"), id: z.number().int(), language: z.string(), segments: z.array(segmentSchema) }),

@@ -3,7 +3,7 @@ import { PermanentJobError } from "../../errors";
 import type { AudioWindow, Engine, EngineFactory, EngineInfo, EngineTranscription } from "../engine";
 import { fromThreadSchema, type ThreadEngineSpec, type ToThread } from "./thread-protocol";
 
-type Reply = { kind: "result"; value: EngineTranscription } | { kind: "planned"; chunks: AudioWindow[] };
+type Reply = { kind: "result"; value: EngineTranscription } | { kind: "planned"; chunks: AudioWindow[] } | { kind: "detected"; language: string };
 type Pending = { resolve: (value: Reply) => void; reject: (error: Error) => void };
 
 /**
@@ -19,10 +19,10 @@ export function createThreadedEngineFactory(spec: ThreadEngineSpec): EngineFacto
     let nextId = 1;
     let crashed: Error | null = null;
 
-    const ready = await new Promise<{ info: EngineInfo; canPlan: boolean }>((resolve, reject) => {
+    const ready = await new Promise<{ info: EngineInfo; canPlan: boolean; canDetect: boolean }>((resolve, reject) => {
       worker.on("message", (raw: unknown) => {
         const message = fromThreadSchema.parse(raw);
-        if (message.type === "ready") resolve({ info: message.info, canPlan: message.canPlan });
+        if (message.type === "ready") resolve({ info: message.info, canPlan: message.canPlan, canDetect: message.canDetect });
         else if (message.type === "init-failed") reject(new Error(message.message));
         else {
           const waiter = pending.get(message.id);
@@ -30,6 +30,7 @@ export function createThreadedEngineFactory(spec: ThreadEngineSpec): EngineFacto
           if (!waiter) return;
           if (message.type === "result") waiter.resolve({ kind: "result", value: { language: message.language, segments: message.segments } });
           else if (message.type === "planned") waiter.resolve({ kind: "planned", chunks: message.chunks });
+          else if (message.type === "detected") waiter.resolve({ kind: "detected", language: message.language });
           else waiter.reject(message.permanent ? new PermanentJobError(message.message) : new Error(message.message));
         }
       });
@@ -81,6 +82,15 @@ export function createThreadedEngineFactory(spec: ThreadEngineSpec): EngineFacto
               const reply = await request(signal, (id) => ({ type: "plan", id, mediaPath }));
               if (reply.kind !== "planned") throw new Error("The engine thread answered a plan with a transcription");
               return reply.chunks;
+            },
+          }
+        : {}),
+      ...(ready.canDetect
+        ? {
+            async detectLanguage({ mediaPath, window, signal }: { mediaPath: string; window: AudioWindow; signal: AbortSignal }) {
+              const reply = await request(signal, (id) => ({ type: "detect", id, mediaPath, window }));
+              if (reply.kind !== "detected") throw new Error("The engine thread answered a language detection with something else");
+              return reply.language;
             },
           }
         : {}),

@@ -34,6 +34,7 @@ export function createTranscribeHandler(deps: { media: MediaService; transport: 
         attempt: ctx.attempt,
         mediaBlobKey: media.blobKey,
         language: params.language,
+        task: params.task,
         engines: ctx.engines.length,
         ...(known ? { media: known } : {}),
       },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
-import { batchJobTypeSchema, isBatchType, singleJobTypeSchema } from "../../../jobs/job-types";
+import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
 import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
 import { publicProcedure, router } from "../init";
 
@@ -14,6 +14,8 @@ export const jobsRouter = router({
         mediaFileId: z.string().min(1),
         type: singleJobTypeSchema.default("transcribe"),
         language: z.string().min(1).default("en"),
+        /** translate: English text whatever the spoken language (Whisper engines). */
+        task: transcriptionTaskSchema.default("transcribe"),
         parallelEngines: z.number().int().min(1).default(1),
         /** false: start now or fail with SERVICE_UNAVAILABLE, as the worker API does. */
         queue: z.boolean().default(true),
@@ -24,6 +26,7 @@ export const jobsRouter = router({
         type: input.type,
         mediaFileId: input.mediaFileId,
         language: input.language,
+        task: input.task,
         enginesRequested: input.parallelEngines,
         origin: "trpc",
         admission: input.queue ? "queue" : "immediate",
@@ -36,6 +39,8 @@ export const jobsRouter = router({
         mediaFileIds: z.array(z.string().min(1)).min(1).max(10_000),
         type: batchJobTypeSchema.default("batch_transcribe"),
         language: z.string().min(1).default("en"),
+        /** translate: English text whatever the spoken language (Whisper engines). */
+        task: transcriptionTaskSchema.default("transcribe"),
         parallelEngines: z.number().int().min(1).default(1),
       }),
     )
@@ -44,6 +49,7 @@ export const jobsRouter = router({
         type: input.type,
         mediaFileIds: input.mediaFileIds,
         language: input.language,
+        task: input.task,
         enginesRequested: input.parallelEngines,
         origin: "trpc",
       }),
