@@ -93,6 +93,16 @@ describe("bad input gets a clear 4xx or a FAILED job, and disturbs nothing else"
     assert.deepEqual((job.errors as { message: string }[]).map((e) => e.message), [job.failure_reason]);
   });
 
+  it("fails a translation on an engine that cannot translate, with the reason, and refuses an unknown task", async () => {
+    const { status, body } = await postV2(await v2JobForm(clip.path, { type: "transcription", transcription_config: { language: "en", task: "translate" } }));
+    assert.equal(status, 201);
+    const job = await waitForV2Job(t.baseUrl, body.job_id!);
+    assert.equal(job.status, "REJECTED");
+    assert.match(String(job.failure_reason), /pocketsphinx engine cannot translate; translation needs the whisper-onnx engine/);
+    const unknown = await postV2(await v2JobForm(clip.path, { type: "transcription", transcription_config: { language: "en", task: "summarise" } }));
+    assert.equal(unknown.status, 400);
+  });
+
   it("rejects malformed config JSON, a config that is not a transcription, and a missing config", async () => {
     let result = await postV2(await v2JobForm(clip.path, "{not json"));
     assert.equal(result.status, 400);

@@ -105,8 +105,10 @@ export class WhisperEngine implements Engine {
   }
 
   async detectLanguage(input: { mediaPath: string; window: AudioChunk; signal: AbortSignal }): Promise<string> {
-    const audio = await decodePcm(input.mediaPath, { startS: input.window.startS, endS: input.window.endS, signal: input.signal });
-    return this.mostLikelyLanguage(audio, { startS: 0, endS: input.window.endS - input.window.startS }, input.signal);
+    // The whole file, sliced, as transcribe() slices it: a seek could shift the samples by
+    // a few, and then k slots could detect differently from one.
+    const audio = await decodePcm(input.mediaPath, { signal: input.signal });
+    return this.mostLikelyLanguage(audio, input.window, input.signal);
   }
 
   async close(): Promise<void> {
