@@ -20,6 +20,10 @@ import { exportJobOutputs } from "./services/export-outputs";
 import { JobService } from "./services/job-service";
 import { MediaService } from "./services/media-service";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
+import { createS3BlobStore } from "./storage/s3-blob-store";
+import { createAwsClients } from "./aws/aws-env";
+import { createRemoteSlotFactory } from "./dispatch/remote-slots";
+import { SqsTransport } from "./dispatch/sqs-transport";
 
 /** The committed migrations, found from this file so the server may start from any directory. */
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../prisma/migrations");
@@ -57,13 +61,17 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const db = database.prisma;
   const sqlClient = openSqlClient(config.databaseUrl);
 
-  const blobs = createFilesystemBlobStore(path.join(config.dataDir, "blobs"));
+  const aws = config.sqs || config.blobStore.kind === "s3" ? createAwsClients(config.aws) : null;
+  const blobs =
+    config.blobStore.kind === "s3"
+      ? createS3BlobStore({ client: aws!.s3, bucket: config.blobStore.bucket, prefix: config.blobStore.prefix, workDir: path.join(config.dataDir, "s3-work") })
+      : createFilesystemBlobStore(path.join(config.dataDir, "blobs"));
   const store = new JobStore(sqlClient);
   const media = new MediaService(db, sqlClient, blobs, config.maxUploadBytes);
   const events = new JobEvents();
 
-  const engineFactory = options.engineFactory ?? (await selectEngineFactory(config));
-  const pool = new EnginePool(config.parallel, engineFactory);
+  const engineFactory = config.sqs ? createRemoteSlotFactory() : (options.engineFactory ?? (await selectEngineFactory(config)));
+  const pool = new EnginePool(config.sqs ? config.sqs.maxInFlight : config.parallel, engineFactory);
   const engine: App["engine"] = { info: null, error: null };
   try {
     engine.info = await pool.warmUp();
@@ -75,7 +83,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   }
 
   const registry = new JobHandlerRegistry();
-  const transport = createInProcessTransport(blobs);
+  const sqsTransport = config.sqs ? new SqsTransport({ sqs: aws!.sqs, blobs, logger, ...config.sqs }) : null;
+  sqsTransport?.start();
+  const transport = sqsTransport ?? createInProcessTransport(blobs);
   const transcribe = createTranscribeHandler({ media, transport });
   registry.register("transcribe", transcribe).register("generate_srt", transcribe);
 
@@ -111,7 +121,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     engine,
     close(opts = {}) {
       closing ??= (async () => {
+        // Remote attempts finish through the results consumer, so it stops after the dispatcher;
+        // attempts still waiting then are re-queued by the dispatcher, not failed.
         await dispatcher.close({ graceMs: opts.force ? 0 : 30_000 });
+        await sqsTransport?.close();
         await pool.close();
         await sqlClient.close();
         await database.close();

@@ -1,18 +1,17 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { engineConfigFrom, engineEnvSchema, type EngineConfig } from "./asr/engine-env";
+import { awsConfigFrom, awsEnvSchema, queueUrlSchema, type AwsConfig } from "./aws/aws-env";
+import { booleanString, describeEnvIssues, positiveInt } from "./env-types";
 
 /**
  * The one environment schema. Validated at start (and by `npm run build`), so a bad
  * variable fails fast with its name instead of surfacing as a confusing error later.
  */
-const booleanString = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((value) => value === "true" || value === "1" || value === "yes");
-
-const positiveInt = z.coerce.number().int().positive();
-
 export const envSchema = z.object({
+  ...engineEnvSchema.shape,
+  ...awsEnvSchema.shape,
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
   /** Listening port; SM_BATCH_WORKER_LISTEN_PORT wins over PORT, as the worker spec names it. */
   SM_BATCH_WORKER_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -38,25 +37,6 @@ export const envSchema = z.object({
   SYNC_TRANSCRIBE_TIMEOUT_MS: positiveInt.default(300_000),
   /** ms a single transcription may run before it is abandoned. */
   JOB_TIMEOUT_MS: positiveInt.default(2 * 60 * 60 * 1000),
-  /** auto: Whisper when a model is configured or installed, else PocketSphinx when installed. */
-  ASR_ENGINE: z.enum(["auto", "pocketsphinx", "whisper-onnx"]).default("auto"),
-  /** A Whisper ONNX model directory (Hugging Face export layout). */
-  ASR_MODEL_DIR: z.string().min(1).optional(),
-  /** A model installed in the cache by `npm run models -- download <name>`. */
-  ASR_MODEL: z.string().min(1).optional(),
-  ASR_MODEL_VARIANT: z.enum(["fp32", "fp16", "quantized"]).default("fp32"),
-  /** Where `npm run models` installs models (default DATA_DIR/models). */
-  ASR_MODEL_CACHE: z.string().min(1).optional(),
-  /** cuda where onnxruntime's CUDA provider is installed (falls back to cpu otherwise). */
-  ASR_PROVIDER: z.enum(["cpu", "cuda"]).default("cpu"),
-  /** Threads per ONNX operator in each engine slot. */
-  ASR_THREADS: positiveInt.max(64).default(1),
-  /** Chunks per encoder/decoder batch. */
-  ASR_BATCH_SIZE: positiveInt.max(64).default(4),
-  /** 1 = greedy decoding; 2–5 = beam search. */
-  ASR_BEAM_SIZE: positiveInt.max(5).default(1),
-  /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
-  ASR_ENGINE_MODULE: z.string().min(1).optional(),
   /** Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`. */
   API_KEYS: z
     .string()
@@ -76,12 +56,32 @@ export const envSchema = z.object({
   /** Write every finished job's transcripts and log under this directory (`--all-formats`). */
   ALL_FORMATS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** in-process: the embedded engine slots run every task. sqs: tasks go to remote workers (gpu-worker/). */
+  TRANSPORT: z.enum(["in-process", "sqs"]).default("in-process"),
+  SQS_TASKS_QUEUE_URL: queueUrlSchema.optional(),
+  SQS_RESULTS_QUEUE_URL: queueUrlSchema.optional(),
+  /** The tasks queue's dead-letter queue: a task that lands there fails its job. */
+  SQS_DLQ_URL: queueUrlSchema.optional(),
+  /** With TRANSPORT=sqs: tasks in flight at once (the remote fleet's queue, not engines here). */
+  SQS_MAX_IN_FLIGHT: positiveInt.max(100_000).default(1000),
+  /** filesystem: DATA_DIR/blobs. s3: S3_BUCKET (workers in other machines need it). */
+  BLOB_STORE: z.enum(["filesystem", "s3"]).default("filesystem"),
+  S3_BUCKET: z.string().min(3).optional(),
+  S3_PREFIX: z.string().default(""),
+}).superRefine((e, ctx) => {
+  if (e.TRANSPORT === "sqs") {
+    for (const name of ["SQS_TASKS_QUEUE_URL", "SQS_RESULTS_QUEUE_URL", "SQS_DLQ_URL"] as const) {
+      if (!e[name]) ctx.addIssue({ code: "custom", path: [name], message: "is required when TRANSPORT=sqs" });
+    }
+    if (e.BLOB_STORE !== "s3") ctx.addIssue({ code: "custom", path: ["BLOB_STORE"], message: "must be s3 when TRANSPORT=sqs (remote workers cannot read this machine's disk)" });
+  }
+  if (e.BLOB_STORE === "s3" && !e.S3_BUCKET) ctx.addIssue({ code: "custom", path: ["S3_BUCKET"], message: "is required when BLOB_STORE=s3" });
 });
 
 export type EnvInput = z.input<typeof envSchema>;
 
 /** Settings after parsing env and command line, with defaults resolved. */
-export type AppConfig = {
+export type AppConfig = EngineConfig & {
   port: number;
   host: string;
   dataDir: string;
@@ -94,21 +94,15 @@ export type AppConfig = {
   maxAttempts: number;
   syncTranscribeTimeoutMs: number;
   jobTimeoutMs: number;
-  asrEngine: "auto" | "pocketsphinx" | "whisper-onnx";
-  asrModelDir: string | undefined;
-  asrModel: string | undefined;
-  asrModelVariant: "fp32" | "fp16" | "quantized";
-  asrModelCache: string;
-  asrProvider: "cpu" | "cuda";
-  asrThreads: number;
-  asrBatchSize: number;
-  asrBeamSize: number;
-  asrEngineModule: string | undefined;
   apiKeys: string[];
   v2StatusStyle: "auto" | "upper" | "lower";
   serveUi: boolean;
   allFormatsDir: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  aws: AwsConfig;
+  /** null: the embedded transport. */
+  sqs: { tasksQueueUrl: string; resultsQueueUrl: string; dlqUrl: string; maxInFlight: number } | null;
+  blobStore: { kind: "filesystem" } | { kind: "s3"; bucket: string; prefix: string };
 };
 
 export class ConfigError extends Error {
@@ -147,8 +141,7 @@ export function parseCommandLine(argv: readonly string[]): CliOverrides {
 export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv.slice(2)): AppConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`);
-    throw new ConfigError(`Invalid environment:\n  ${lines.join("\n  ")}`);
+    throw new ConfigError(`Invalid environment:\n  ${describeEnvIssues(parsed.error)}`);
   }
   const e = parsed.data;
   const cli = parseCommandLine(argv);
@@ -165,20 +158,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAttempts: e.JOB_MAX_ATTEMPTS,
     syncTranscribeTimeoutMs: e.SYNC_TRANSCRIBE_TIMEOUT_MS,
     jobTimeoutMs: e.JOB_TIMEOUT_MS,
-    asrEngine: e.ASR_ENGINE,
-    asrModelDir: e.ASR_MODEL_DIR,
-    asrModel: e.ASR_MODEL,
-    asrModelVariant: e.ASR_MODEL_VARIANT,
-    asrModelCache: path.resolve(e.ASR_MODEL_CACHE ?? path.join(dataDir, "models")),
-    asrProvider: e.ASR_PROVIDER,
-    asrThreads: e.ASR_THREADS,
-    asrBatchSize: e.ASR_BATCH_SIZE,
-    asrBeamSize: e.ASR_BEAM_SIZE,
-    asrEngineModule: e.ASR_ENGINE_MODULE,
+    ...engineConfigFrom(e, dataDir),
     apiKeys: e.API_KEYS,
     v2StatusStyle: e.V2_STATUS_STYLE,
     serveUi: e.SERVE_UI,
     allFormatsDir: cli.allFormatsDir ?? e.ALL_FORMATS_DIR,
     logLevel: e.LOG_LEVEL,
+    aws: awsConfigFrom(e),
+    sqs:
+      e.TRANSPORT === "sqs"
+        ? { tasksQueueUrl: e.SQS_TASKS_QUEUE_URL!, resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL!, dlqUrl: e.SQS_DLQ_URL!, maxInFlight: e.SQS_MAX_IN_FLIGHT }
+        : null,
+    blobStore: e.BLOB_STORE === "s3" ? { kind: "s3", bucket: e.S3_BUCKET!, prefix: e.S3_PREFIX } : { kind: "filesystem" },
   };
 }

@@ -50,7 +50,13 @@ export const taskResultSchema = z.discriminatedUnion("ok", [
     media: mediaInfoSchema,
     engine: z.object({ name: z.string(), model: z.string(), provider: z.string() }),
     language: z.string(),
+    /** Empty when `segmentsBlobKey` is set. */
     segments: z.array(segmentSchema),
+    /**
+     * A queue message holds at most 256 KiB, so a remote worker puts a long transcript's
+     * segments (JSON) in the blob store and sends this key instead.
+     */
+    segmentsBlobKey: z.string().optional(),
     /** wall seconds the worker spent */
     elapsedS: z.number(),
   }),
@@ -67,3 +73,24 @@ export const taskResultSchema = z.discriminatedUnion("ok", [
 ]);
 export type TaskResult = z.infer<typeof taskResultSchema>;
 export type TaskSuccess = Extract<TaskResult, { ok: true }>;
+
+/**
+ * A remote worker's report that one delivery of a task failed in a way a retry may fix.
+ * The task goes back on the queue; after its last delivery SQS moves it to the dead-letter
+ * queue, and the control plane fails the job with the last reported error.
+ */
+export const deliveryFailedSchema = z.object({
+  version: z.literal(TASK_CONTRACT_VERSION),
+  kind: z.literal("delivery-failed"),
+  jobId: z.string(),
+  attempt: z.number().int(),
+  error: z.string(),
+  /** SQS's ApproximateReceiveCount of the delivery that failed. */
+  receiveCount: z.number().int(),
+  worker: z.string(),
+});
+export type DeliveryFailed = z.infer<typeof deliveryFailedSchema>;
+
+/** Everything a worker puts on the results queue. */
+export const resultsQueueMessageSchema = z.union([taskResultSchema, deliveryFailedSchema]);
+export type ResultsQueueMessage = z.infer<typeof resultsQueueMessageSchema>;

@@ -23,7 +23,15 @@ export type BlobStore = {
   uri(key: string): string;
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /** Writes a named object under `outputs/` (worker outputs too large for a queue message). */
+  putObject(key: string, bytes: Buffer): Promise<void>;
+  getObject(key: string): Promise<Buffer>;
 };
+
+/** Named objects live under `outputs/`, apart from the content-addressed media. */
+export function assertObjectKey(key: string): void {
+  if (!/^outputs\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.includes("..")) throw new Error(`Invalid object key: ${key}`);
+}
 
 export class BlobTooLargeError extends Error {
   constructor(readonly maxBytes: number) {

@@ -1,0 +1,66 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { engineConfigFrom, engineEnvSchema, type EngineConfig } from "../src/server/asr/engine-env";
+import { awsConfigFrom, awsEnvSchema, queueUrlSchema, type AwsConfig } from "../src/server/aws/aws-env";
+import { describeEnvIssues, positiveInt } from "../src/server/env-types";
+
+/**
+ * Everything a worker is configured with. Workers hold no database credentials: there is
+ * deliberately no database setting here (a test checks that), because all a worker needs is
+ * in the task, and all it produces goes to the results queue and the blob store.
+ */
+export const workerEnvSchema = z.object({
+  ...engineEnvSchema.shape,
+  ...awsEnvSchema.shape,
+  SQS_TASKS_QUEUE_URL: queueUrlSchema,
+  SQS_RESULTS_QUEUE_URL: queueUrlSchema,
+  S3_BUCKET: z.string().min(3),
+  S3_PREFIX: z.string().default(""),
+  /** Engine slots in this process (GPU workers usually 1 per GPU). */
+  WORKER_SLOTS: positiveInt.max(256).default(1),
+  /** Concurrent receive loops; default one per slot. More loops than slots keep tasks queued here, fewer idle slots. */
+  WORKER_LOOPS: positiveInt.max(1024).optional(),
+  /** s a received task stays invisible to other workers; renewed every third of it while it runs. */
+  VISIBILITY_TIMEOUT_S: positiveInt.max(43_200).default(300),
+  /** s SIGTERM waits for running tasks before handing them back to the queue. */
+  DRAIN_TIMEOUT_S: z.coerce.number().min(0).default(60),
+  /** Local scratch: downloaded media, model cache. */
+  WORKER_DIR: z.string().min(1).default(path.join(os.tmpdir(), "transcribe-worker")),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+export type WorkerConfig = EngineConfig & {
+  aws: AwsConfig;
+  tasksQueueUrl: string;
+  resultsQueueUrl: string;
+  bucket: string;
+  prefix: string;
+  slots: number;
+  loops: number;
+  visibilityTimeoutS: number;
+  drainTimeoutS: number;
+  workDir: string;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+};
+
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const parsed = workerEnvSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`Invalid worker environment:\n  ${describeEnvIssues(parsed.error)}`);
+  const e = parsed.data;
+  const workDir = path.resolve(e.WORKER_DIR);
+  return {
+    ...engineConfigFrom(e, workDir),
+    aws: awsConfigFrom(e),
+    tasksQueueUrl: e.SQS_TASKS_QUEUE_URL,
+    resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL,
+    bucket: e.S3_BUCKET,
+    prefix: e.S3_PREFIX,
+    slots: e.WORKER_SLOTS,
+    loops: e.WORKER_LOOPS ?? e.WORKER_SLOTS,
+    visibilityTimeoutS: e.VISIBILITY_TIMEOUT_S,
+    drainTimeoutS: e.DRAIN_TIMEOUT_S,
+    workDir,
+    logLevel: e.LOG_LEVEL,
+  };
+}

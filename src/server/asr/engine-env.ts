@@ -1,0 +1,57 @@
+import path from "node:path";
+import { z } from "zod";
+import { positiveInt } from "../env-types";
+
+/**
+ * The speech-engine settings, shared by the control plane (embedded slots) and the
+ * standalone worker (gpu-worker/), so both read the same variables the same way.
+ */
+export const engineEnvSchema = z.object({
+  /** auto: Whisper when a model is configured or installed, else PocketSphinx when installed. */
+  ASR_ENGINE: z.enum(["auto", "pocketsphinx", "whisper-onnx"]).default("auto"),
+  /** A Whisper ONNX model directory (Hugging Face export layout). */
+  ASR_MODEL_DIR: z.string().min(1).optional(),
+  /** A model installed in the cache by `npm run models -- download <name>`. */
+  ASR_MODEL: z.string().min(1).optional(),
+  ASR_MODEL_VARIANT: z.enum(["fp32", "fp16", "quantized"]).default("fp32"),
+  /** Where `npm run models` installs models (default DATA_DIR/models). */
+  ASR_MODEL_CACHE: z.string().min(1).optional(),
+  /** cuda where onnxruntime's CUDA provider is installed (falls back to cpu otherwise). */
+  ASR_PROVIDER: z.enum(["cpu", "cuda"]).default("cpu"),
+  /** Threads per ONNX operator in each engine slot. */
+  ASR_THREADS: positiveInt.max(64).default(1),
+  /** Chunks per encoder/decoder batch. */
+  ASR_BATCH_SIZE: positiveInt.max(64).default(4),
+  /** 1 = greedy decoding; 2–5 = beam search. */
+  ASR_BEAM_SIZE: positiveInt.max(5).default(1),
+  /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
+  ASR_ENGINE_MODULE: z.string().min(1).optional(),
+});
+
+export type EngineConfig = {
+  asrEngine: "auto" | "pocketsphinx" | "whisper-onnx";
+  asrModelDir: string | undefined;
+  asrModel: string | undefined;
+  asrModelVariant: "fp32" | "fp16" | "quantized";
+  asrModelCache: string;
+  asrProvider: "cpu" | "cuda";
+  asrThreads: number;
+  asrBatchSize: number;
+  asrBeamSize: number;
+  asrEngineModule: string | undefined;
+};
+
+export function engineConfigFrom(e: z.infer<typeof engineEnvSchema>, dataDir: string): EngineConfig {
+  return {
+    asrEngine: e.ASR_ENGINE,
+    asrModelDir: e.ASR_MODEL_DIR,
+    asrModel: e.ASR_MODEL,
+    asrModelVariant: e.ASR_MODEL_VARIANT,
+    asrModelCache: path.resolve(e.ASR_MODEL_CACHE ?? path.join(dataDir, "models")),
+    asrProvider: e.ASR_PROVIDER,
+    asrThreads: e.ASR_THREADS,
+    asrBatchSize: e.ASR_BATCH_SIZE,
+    asrBeamSize: e.ASR_BEAM_SIZE,
+    asrEngineModule: e.ASR_ENGINE_MODULE,
+  };
+}
