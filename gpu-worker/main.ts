@@ -25,7 +25,12 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
+    if (stopping) {
+      // A second signal: hand every running task back to the queue now, then exit.
+      logger.info("forced stop", { signal, running: loops.running });
+      loops.abortAll();
+      return;
+    }
     stopping = true;
     logger.info("stopping", { signal, running: loops.running });
     await loops.stop(config.drainTimeoutS * 1000);

@@ -26,6 +26,8 @@ export type TaskLoopOptions = {
 export type TaskLoops = {
   /** Stops receiving; waits `drainMs` for running tasks, then aborts them and hands them back to the queue. */
   stop(drainMs: number): Promise<void>;
+  /** Aborts every running task now (each is handed back to the queue); a pending stop() then ends. */
+  abortAll(): void;
   readonly running: number;
 };
 
@@ -151,7 +153,11 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
   };
 
   const loops = Array.from({ length: options.loops }, () => loop());
+  const abortAll = () => {
+    for (const entry of inFlight.values()) entry.controller.abort(new Error("The worker is stopping"));
+  };
   return {
+    abortAll,
     get running() {
       return inFlight.size;
     },
@@ -159,9 +165,7 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
       stopping.abort();
       const drained = Promise.allSettled([...inFlight.values()].map((entry) => entry.done));
       const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), drainMs).unref());
-      if ((await Promise.race([drained.then(() => "drained" as const), timer])) === "timeout") {
-        for (const entry of inFlight.values()) entry.controller.abort(new Error("The worker is stopping"));
-      }
+      if ((await Promise.race([drained.then(() => "drained" as const), timer])) === "timeout") abortAll();
       await Promise.allSettled(loops);
     },
   };

@@ -50,7 +50,7 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
   let db: pg.Client;
   let serverEnv: Record<string, string>;
 
-  const startWorker = (index: number): Worker => {
+  const startWorker = (index: number, extraEnv: Record<string, string> = {}): Worker => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "gpu-worker/main.ts")], {
       cwd: ROOT,
       env: {
@@ -66,6 +66,7 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
         DRAIN_TIMEOUT_S: "5",
         WORKER_DIR: path.join(temp.dir, `worker-${index}-${Date.now()}`),
         LOG_LEVEL: "info",
+        ...extraEnv,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -241,6 +242,29 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     const deliveries = workers.map((worker) => worker.output().match(/task failed; handed back to the queue/g)?.length ?? 0).reduce((a, b) => a + b, 0);
     assert.equal(deliveries, MAX_RECEIVE_COUNT, "retried exactly maxReceiveCount times");
     for (const id of [0, 2, 3].map((i) => view.batch!.childIds[i]!)) assert.equal((await trpc<BatchView>("jobs.get", { id }, "query")).job.status, "DONE");
+    await stopWorkers();
+  });
+
+  it("drains on SIGTERM and, on a second signal, hands its running task back to the queue at once", async () => {
+    const mediaId = await upload("slow.wav", wav(5000, 2));
+    const slow = startWorker(8, { SLEEPY_MIN_MS: "60000", DRAIN_TIMEOUT_S: "120" });
+    const job = await trpc<JobView>("jobs.create", { mediaFileId: mediaId, language: "en" });
+    const deadline = Date.now() + 30_000;
+    while (!/"task received"/.test(slow.output())) {
+      assert.ok(Date.now() < deadline, `the worker took no task:\n${slow.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const stopped = Date.now();
+    slow.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(slow.child.exitCode, null, "the first SIGTERM waits for the running task");
+    await slow.kill("SIGTERM");
+    assert.ok(Date.now() - stopped < 5000, "the second signal stopped it at once");
+    assert.match(slow.output(), /task handed back to the queue \(worker stopping\)/);
+    startWorker(9);
+    const view = await waitForJob(job.id);
+    assert.equal(view.job.status, "DONE");
+    assert.equal((await transcriptCounts([job.id])).get(job.id), 1);
     await stopWorkers();
   });
 
