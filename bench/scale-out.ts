@@ -23,6 +23,7 @@ import { createLogger } from "../src/server/logger";
 import { createS3BlobStore } from "../src/server/storage/s3-blob-store";
 import { startTaskLoops } from "../gpu-worker/task-loop";
 import { startScaleOutInfra } from "../tests/helpers/fauxqs";
+import { toneWav } from "../tests/helpers/wav";
 import { createEngineFactory } from "./sleepy-engine";
 
 const { values } = parseArgs({
@@ -33,26 +34,6 @@ const { values } = parseArgs({
     "audio-s": { type: "string", default: "60" },
   },
 });
-
-/** A mono 16 kHz 16-bit WAV of `seconds` of a quiet tone. */
-function wavBytes(seconds: number): Buffer {
-  const samples = 16_000 * seconds;
-  const out = Buffer.alloc(44 + samples * 2);
-  out.write("RIFF", 0, "ascii");
-  out.writeUInt32LE(36 + samples * 2, 4);
-  out.write("WAVEfmt ", 8, "ascii");
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(1, 20);
-  out.writeUInt16LE(1, 22);
-  out.writeUInt32LE(16_000, 24);
-  out.writeUInt32LE(32_000, 28);
-  out.writeUInt16LE(2, 32);
-  out.writeUInt16LE(16, 34);
-  out.write("data", 36, "ascii");
-  out.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) out.writeInt16LE(Math.round(1000 * Math.sin((2 * Math.PI * 440 * i) / 16_000)), 44 + i * 2);
-  return out;
-}
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -103,7 +84,7 @@ async function runOnce(loops: number, files: number, audioS: number): Promise<Ru
   });
   try {
     // One upload; content addressing makes every child of the batch point at it.
-    const media = await app.media.ingest(Readable.from([wavBytes(audioS)]), { originalName: "bench.wav", contentType: "audio/wav" });
+    const media = await app.media.ingest(Readable.from([toneWav({ durationS: audioS, amplitude: 1000 })]), { originalName: "bench.wav", contentType: "audio/wav" });
     const started = performance.now();
     const batch = await app.jobs.createBatch({ type: "batch_transcribe", mediaFileIds: Array.from({ length: files }, () => media.id), language: "en", enginesRequested: 1, origin: "bench" });
     const settled = await app.jobs.waitForSettled(batch.id, 30 * 60_000);

@@ -19,6 +19,8 @@ export type TaskLoopOptions = {
   visibilityTimeoutS: number;
   /** Long-poll wait per receive, seconds. */
   waitTimeSeconds?: number;
+  /** Segments JSON above this many bytes goes to the blob store (an SQS message holds 256 KiB). */
+  inlineSegmentsMaxBytes?: number;
   /** Called when a task is received (benchmarks measure dispatch latency with it). */
   onReceived?: (task: TranscribeTask) => void;
 };
@@ -31,8 +33,8 @@ export type TaskLoops = {
   readonly running: number;
 };
 
-/** Segments above this many bytes of JSON go to the blob store (an SQS message holds 256 KiB). */
-const INLINE_SEGMENTS_LIMIT = 200_000;
+/** Default for `inlineSegmentsMaxBytes`: room for the rest of the result under SQS's 256 KiB. */
+const INLINE_SEGMENTS_MAX_BYTES = 200_000;
 
 /**
  * The worker's receive loops: each long-polls the tasks queue for one task, keeps it
@@ -69,7 +71,7 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
   const outputs = async (result: TaskResult): Promise<TaskResult> => {
     if (!result.ok) return result;
     const json = JSON.stringify(result.segments);
-    if (json.length <= INLINE_SEGMENTS_LIMIT) return result;
+    if (Buffer.byteLength(json) <= (options.inlineSegmentsMaxBytes ?? INLINE_SEGMENTS_MAX_BYTES)) return result;
     const key = `outputs/${result.jobId}/${result.attempt}-${randomBytes(4).toString("hex")}.segments.json`;
     await options.blobs.putObject(key, Buffer.from(json));
     return { ...result, segments: [], segmentsBlobKey: key };

@@ -25,6 +25,8 @@ export const workerEnvSchema = z.object({
   VISIBILITY_TIMEOUT_S: positiveInt.max(43_200).default(300),
   /** s SIGTERM waits for running tasks before handing them back to the queue. */
   DRAIN_TIMEOUT_S: z.coerce.number().min(0).default(60),
+  /** Transcripts whose segments JSON exceeds this go through the blob store instead of the message. */
+  WORKER_INLINE_SEGMENTS_MAX_BYTES: positiveInt.max(240_000).default(200_000),
   /** Local scratch: downloaded media, model cache. */
   WORKER_DIR: z.string().min(1).default(path.join(os.tmpdir(), "transcribe-worker")),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
@@ -40,6 +42,7 @@ export type WorkerConfig = EngineConfig & {
   loops: number;
   visibilityTimeoutS: number;
   drainTimeoutS: number;
+  inlineSegmentsMaxBytes: number;
   workDir: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 };
@@ -60,6 +63,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     loops: e.WORKER_LOOPS ?? e.WORKER_SLOTS,
     visibilityTimeoutS: e.VISIBILITY_TIMEOUT_S,
     drainTimeoutS: e.DRAIN_TIMEOUT_S,
+    inlineSegmentsMaxBytes: e.WORKER_INLINE_SEGMENTS_MAX_BYTES,
     workDir,
     logLevel: e.LOG_LEVEL,
   };

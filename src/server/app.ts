@@ -37,6 +37,8 @@ export type App = {
   media: MediaService;
   dispatcher: InProcessDispatcher;
   pool: EnginePool;
+  /** With TRANSPORT=sqs: the remote fleet's backlog (tasks queued, running, dead-lettered). */
+  remote: { queueStats(): Promise<{ queued: number; running: number; deadLettered: number }> } | null;
   /** The engine the slots run, or the reason it could not start (reported by /live). */
   engine: { info: EngineInfo | null; error: string | null };
   /** Graceful stop; `force` aborts running attempts at once. Safe to call twice. */
@@ -119,6 +121,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     dispatcher,
     pool,
     engine,
+    remote: sqsTransport,
     close(opts = {}) {
       closing ??= (async () => {
         // Remote attempts finish through the results consumer, so it stops after the dispatcher;

@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { librivoxClips, makeAudio, makeTempDir, makeVideo, writeFixture, type TempDir } from "../helpers/fixtures";
+import { toneWav } from "../helpers/wav";
 import { startTestApp, v2JobForm, waitForV2Job, type TestApp } from "../helpers/test-app";
 
 const clip = librivoxClips()[0]!;
@@ -64,19 +65,7 @@ describe("bad input gets a clear 4xx or a FAILED job, and disturbs nothing else"
   });
 
   it("rejects a WAV whose header promises no samples with 400", async () => {
-    const header = Buffer.alloc(44);
-    header.write("RIFF", 0);
-    header.writeUInt32LE(36, 4);
-    header.write("WAVEfmt ", 8);
-    header.writeUInt32LE(16, 16);
-    header.writeUInt16LE(1, 20);
-    header.writeUInt16LE(1, 22);
-    header.writeUInt32LE(16000, 24);
-    header.writeUInt32LE(32000, 28);
-    header.writeUInt16LE(2, 32);
-    header.writeUInt16LE(16, 34);
-    header.write("data", 36);
-    header.writeUInt32LE(0, 40);
+    const header = toneWav({ durationS: 0 });
     const file = await writeFixture(files.dir, "no-samples.wav", header);
     const { status, body } = await postV2(await v2JobForm(file));
     assert.equal(status, 400);

@@ -4,39 +4,21 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { startScaleOutInfra, type ScaleOutInfra } from "../helpers/fauxqs";
 import { makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database";
+import { toneWav } from "../helpers/wav";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const MAX_RECEIVE_COUNT = 3;
 const VISIBILITY_TIMEOUT_S = 3;
 
-/** A 16-bit mono 16 kHz WAV of a tone; `comment` adds a LIST/INFO chunk (the sleepy engine's poison marker). */
-function wav(frequencyHz: number, durationS: number, comment?: string): Buffer {
-  const samples = Math.round(16_000 * durationS);
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * frequencyHz * i) / 16_000)), i * 2);
-  const chunk = (id: string, body: Buffer) => {
-    const header = Buffer.alloc(8);
-    header.write(id, 0, "ascii");
-    header.writeUInt32LE(body.length, 4);
-    return Buffer.concat([header, body, body.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
-  };
-  const fmt = Buffer.alloc(16);
-  fmt.writeUInt16LE(1, 0);
-  fmt.writeUInt16LE(1, 2);
-  fmt.writeUInt32LE(16_000, 4);
-  fmt.writeUInt32LE(32_000, 8);
-  fmt.writeUInt16LE(2, 12);
-  fmt.writeUInt16LE(16, 14);
-  const info = comment ? chunk("LIST", Buffer.concat([Buffer.from("INFO"), chunk("ICMT", Buffer.from(`${comment}\0`))])) : Buffer.alloc(0);
-  const body = Buffer.concat([Buffer.from("WAVE"), chunk("fmt ", fmt), info, chunk("data", data)]);
-  return Buffer.concat([chunk("RIFF", body).subarray(0, 8), body]);
-}
+/** A 16 kHz tone; `comment` adds a LIST/INFO chunk (the sleepy engine's poison marker). */
+const wav = (frequencyHz: number, durationS: number, comment?: string) => toneWav({ frequencyHz, durationS, ...(comment ? { comment } : {}) });
 
 type Worker = { child: ChildProcess; output: () => string; kill: (signal: NodeJS.Signals) => Promise<void> };
 
@@ -265,6 +247,25 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     const view = await waitForJob(job.id);
     assert.equal(view.job.status, "DONE");
     assert.equal((await transcriptCounts([job.id])).get(job.id), 1);
+    await stopWorkers();
+  });
+
+  it("carries a transcript too large for a queue message through the blob store, and reports the remote backlog", async () => {
+    const mediaId = await upload("long-transcript.wav", wav(6000, 30));
+    startWorker(10, { WORKER_INLINE_SEGMENTS_MAX_BYTES: "100" });
+    const job = await trpc<JobView>("jobs.create", { mediaFileId: mediaId, language: "en" });
+    const capacity = await trpc<{ remote: { queued: number; running: number; deadLettered: number } | null }>("system.capacity", undefined, "query");
+    assert.ok(capacity.remote, "capacity reports the SQS backlog");
+    assert.equal(capacity.remote.deadLettered, 0, "the poison task was read off the DLQ");
+    assert.ok(capacity.remote.queued + capacity.remote.running <= 1);
+    const view = await waitForJob(job.id);
+    assert.equal(view.job.status, "DONE");
+    const transcript = await trpc<{ body: string }>("jobs.transcript", { id: job.id, format: "txt" }, "query");
+    assert.equal(transcript.body.trim().split(/\s+/).length, 30, "all 30 words came back through S3");
+    const s3 = new S3Client({ endpoint: infra.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+    const outputs = await s3.send(new ListObjectsV2Command({ Bucket: infra.bucket, Prefix: `outputs/${job.id}/` }));
+    assert.equal(outputs.Contents?.length, 1, "the segments went through outputs/");
+    assert.equal((await fetch(`${server.baseUrl}/live`)).status, 200);
     await stopWorkers();
   });
 

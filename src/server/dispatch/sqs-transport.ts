@@ -1,4 +1,4 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { describeError } from "../errors";
 import type { Logger } from "../logger";
@@ -102,6 +102,18 @@ export class SqsTransport implements TaskTransport {
     await Promise.allSettled(this.pollers);
     for (const waiter of this.waiters.values()) waiter.reject(new Error("The control plane is shutting down"));
     this.waiters.clear();
+  }
+
+  /** The remote backlog, from SQS's approximate counters (they lag by up to a minute on AWS). */
+  async queueStats(): Promise<{ queued: number; running: number; deadLettered: number }> {
+    const read = async (queueUrl: string) =>
+      (await this.options.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
+    const [tasks, dlq] = await Promise.all([read(this.options.tasksQueueUrl), read(this.options.dlqUrl)]);
+    return {
+      queued: Number(tasks.ApproximateNumberOfMessages ?? 0),
+      running: Number(tasks.ApproximateNumberOfMessagesNotVisible ?? 0),
+      deadLettered: Number(dlq.ApproximateNumberOfMessages ?? 0),
+    };
   }
 
   /** How many attempts are waiting for a remote result. */

@@ -19,6 +19,13 @@ export function registerHealthRoutes(router: Router, app: App): void {
   router.on("GET", "/live", async ({ res }) => {
     const problems: string[] = [];
     if (app.engine.error) problems.push(`engine: ${app.engine.error}`);
+    if (app.remote) {
+      try {
+        await app.remote.queueStats();
+      } catch (error) {
+        problems.push(`sqs: ${describeError(error)}`);
+      }
+    }
     try {
       await app.database.prisma.$queryRawUnsafe("SELECT 1");
     } catch (error) {

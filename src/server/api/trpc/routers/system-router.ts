@@ -3,9 +3,10 @@ import { publicProcedure, router } from "../init";
 
 /** Capacity and engine health for the dashboard. */
 export const systemRouter = router({
-  capacity: publicProcedure.query(({ ctx }) => {
+  capacity: publicProcedure.query(async ({ ctx }) => {
     const snapshot = ctx.app.pool.snapshot();
-    return { ...snapshot, queuedJobs: ctx.app.dispatcher.queueDepth, engine: ctx.app.engine.info, engineError: ctx.app.engine.error };
+    const remote = ctx.app.remote ? await ctx.app.remote.queueStats() : null;
+    return { ...snapshot, queuedJobs: ctx.app.dispatcher.queueDepth, engine: ctx.app.engine.info, engineError: ctx.app.engine.error, remote };
   }),
   media: publicProcedure.input(z.object({ id: z.string().min(1) })).query(async ({ ctx, input }) => {
     const media = await ctx.app.media.get(input.id);
