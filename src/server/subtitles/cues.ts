@@ -2,7 +2,14 @@ import { AppError } from "../errors";
 import type { TranscriptSegment, TranscriptWord } from "../asr/engine";
 
 /** One subtitle. Times in seconds; `index` is 1-based. */
-export type Cue = { index: number; startS: number; endS: number; lines: string[] };
+export type Cue = {
+  index: number;
+  startS: number;
+  endS: number;
+  lines: string[];
+  /** The timing line as parsed from a file; rendering writes it back unchanged (byte for byte). */
+  timingLine?: string;
+};
 
 /** Layout limits for subtitles. */
 export type CueRules = {

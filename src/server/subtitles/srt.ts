@@ -7,7 +7,7 @@ export function renderSrt(cues: readonly Cue[]): string {
     .map((cue) => {
       // A blank line ends an SRT block, so blank text lines cannot be written.
       const lines = cue.lines.filter((line) => line.trim().length > 0);
-      return [String(cue.index), `${formatTimestamp(cue.startS, ",")} --> ${formatTimestamp(cue.endS, ",")}`, ...lines].join("\n");
+      return [String(cue.index), cue.timingLine ?? `${formatTimestamp(cue.startS, ",")} --> ${formatTimestamp(cue.endS, ",")}`, ...lines].join("\n");
     })
     .map((block) => `${block}\n\n`)
     .join("");
@@ -21,9 +21,10 @@ const CUE_NUMBER = /^\s*\d+\s*$/;
 /**
  * Parses SubRip text. Tolerates a BOM, CRLF/CR line ends, extra blank lines, a missing
  * trailing blank line, a missing cue number and "." as the millisecond separator. Throws
- * AppError BAD_REQUEST naming the line of anything else.
+ * AppError BAD_REQUEST naming the line of anything else. `keepTimingLines` keeps each raw
+ * timing line so that rendering writes it back byte for byte (an edit of the text only).
  */
-export function parseSrt(text: string): Cue[] {
+export function parseSrt(text: string, options: { keepTimingLines?: boolean } = {}): Cue[] {
   const lines = splitLines(text);
   const cues: Cue[] = [];
   let i = 0;
@@ -42,6 +43,7 @@ export function parseSrt(text: string): Cue[] {
       throw invalid(i, "a cue number");
     }
     const { startS, endS } = parseTimingLine(SRT_TIMING, lines, i, "00:00:01,000 --> 00:00:04,000", invalid);
+    const timingLine = (lines[i] ?? "").trim();
     i++;
 
     const textLines: string[] = [];
@@ -51,7 +53,7 @@ export function parseSrt(text: string): Cue[] {
       textLines.push((lines[i] ?? "").trimEnd());
       i++;
     }
-    cues.push({ index, startS, endS, lines: textLines });
+    cues.push({ index, startS, endS, lines: textLines, ...(options.keepTimingLines ? { timingLine } : {}) });
   }
   return cues;
 }
