@@ -11,6 +11,10 @@ import { createInProcessTransport } from "./dispatch/in-process-transport";
 import type { AppConfig } from "./env";
 import { describeError } from "./errors";
 import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
+import { createFixSrtHandler } from "./jobs/handlers/fix-srt-handler";
+import { LlmLimiter } from "./llm/llm-limiter";
+import { DEFAULT_RETRY_POLICY } from "./llm/llm-retry";
+import { createOpenAiComplete } from "./llm/openai-complete";
 import { JobEvents } from "./jobs/job-events";
 import { JobStore } from "./jobs/job-store";
 import { JobHandlerRegistry } from "./jobs/registry";
@@ -90,9 +94,20 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const transport = sqsTransport ?? createInProcessTransport(blobs);
   const transcribe = createTranscribeHandler({ media, transport });
   registry.register("transcribe", transcribe).register("generate_srt", transcribe);
+  const llmLimiter = new LlmLimiter(config.llm.maxConcurrency);
+  const complete = createOpenAiComplete({
+    baseURL: config.llm.baseURL,
+    // Local OpenAI-compatible servers often need no key; the SDK insists on one.
+    apiKey: config.llm.apiKey ?? "no-key",
+    timeoutMs: config.llm.timeoutMs,
+    limiter: llmLimiter,
+    retry: { ...DEFAULT_RETRY_POLICY, maxRetries: config.llm.maxRetries },
+    onRetry: (message) => logger.warn(message),
+  });
+  registry.register("fix_srt", createFixSrtHandler({ media, complete, endpoint: config.llm.baseURL }));
 
   const dispatcher = new InProcessDispatcher(store, pool, registry, events, logger, { leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
-  const jobs = new JobService({ db, store, dispatcher, pool, media, events, logger, maxAttempts: config.maxAttempts });
+  const jobs = new JobService({ db, store, dispatcher, pool, media, events, logger, maxAttempts: config.maxAttempts, defaultLlmModel: config.llm.model });
 
   let pruning: Promise<unknown> = Promise.resolve();
   events.onSettled((event) => {

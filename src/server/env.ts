@@ -56,6 +56,17 @@ export const envSchema = z.object({
   /** Write every finished job's transcripts and log under this directory (`--all-formats`). */
   ALL_FORMATS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** Any OpenAI-compatible chat completions endpoint, for fix_srt. */
+  OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** The model fix_srt uses when a job names none. */
+  LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  /** LLM requests in flight at once, across every job and batch of this process. */
+  MAX_LLM_CONCURRENCY: positiveInt.max(1000).default(4),
+  /** ms one LLM request may take before it is abandoned and retried. */
+  LLM_TIMEOUT_MS: positiveInt.default(120_000),
+  /** Retries of a request after 429, 5xx, a timeout or a connection failure (backoff honours Retry-After). */
+  LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
   /** in-process: the embedded engine slots run every task. sqs: tasks go to remote workers (gpu-worker/). */
   TRANSPORT: z.enum(["in-process", "sqs"]).default("in-process"),
   SQS_TASKS_QUEUE_URL: queueUrlSchema.optional(),
@@ -100,6 +111,7 @@ export type AppConfig = EngineConfig & {
   allFormatsDir: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   aws: AwsConfig;
+  llm: { baseURL: string; apiKey: string | undefined; model: string; maxConcurrency: number; timeoutMs: number; maxRetries: number };
   /** null: the embedded transport. */
   sqs: { tasksQueueUrl: string; resultsQueueUrl: string; dlqUrl: string; maxInFlight: number } | null;
   blobStore: { kind: "filesystem" } | { kind: "s3"; bucket: string; prefix: string };
@@ -165,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allFormatsDir: cli.allFormatsDir ?? e.ALL_FORMATS_DIR,
     logLevel: e.LOG_LEVEL,
     aws: awsConfigFrom(e),
+    llm: { baseURL: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, model: e.LLM_MODEL, maxConcurrency: e.MAX_LLM_CONCURRENCY, timeoutMs: e.LLM_TIMEOUT_MS, maxRetries: e.LLM_MAX_RETRIES },
     sqs:
       e.TRANSPORT === "sqs"
         ? { tasksQueueUrl: e.SQS_TASKS_QUEUE_URL!, resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL!, dlqUrl: e.SQS_DLQ_URL!, maxInFlight: e.SQS_MAX_IN_FLIGHT }

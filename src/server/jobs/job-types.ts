@@ -1,16 +1,38 @@
 import { z } from "zod";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
-export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt"]);
+export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt"]);
 export type SingleJobType = z.infer<typeof singleJobTypeSchema>;
 
-export const batchJobTypeSchema = z.enum(["batch_transcribe", "batch_generate_srt"]);
+export const batchJobTypeSchema = z.enum(["batch_transcribe", "batch_generate_srt", "batch_fix_srt"]);
 export type BatchJobType = z.infer<typeof batchJobTypeSchema>;
 
 export const BATCH_CHILD_TYPE: Record<BatchJobType, SingleJobType> = {
   batch_transcribe: "transcribe",
   batch_generate_srt: "generate_srt",
+  batch_fix_srt: "fix_srt",
 };
+
+/** Parameters of a fix_srt job: which SRT, which model, and an optional extra system message (seeds/002's sys_msg). */
+export const fixSrtParamsSchema = z.object({
+  mediaFileId: z.string().min(1),
+  model: z.string().min(1),
+  systemMessage: z.string().max(20_000).optional(),
+});
+export type FixSrtParams = z.infer<typeof fixSrtParamsSchema>;
+
+/** Result of a fix_srt job: the corrected SRT (a new media file) and the per-cue before/after diff. */
+export const fixSrtResultSchema = z.object({
+  outputMediaFileId: z.string(),
+  uri: z.string(),
+  cues: z.number().int(),
+  changed: z.number().int(),
+  warnings: z.array(z.string()),
+  changes: z.array(z.object({ index: z.number().int(), before: z.string(), after: z.string() })),
+  model: z.string(),
+  requests: z.number().int(),
+});
+export type FixSrtResult = z.infer<typeof fixSrtResultSchema>;
 
 export function isBatchType(type: string): type is BatchJobType {
   return batchJobTypeSchema.safeParse(type).success;

@@ -25,6 +25,8 @@ export type FixSrtOptions = {
   /** A corrected cue must be at least this similar to the original (0..1, edit-distance based). */
   minSimilarity?: number;
   log?: (level: "info" | "warn", message: string) => void;
+  /** Called as each window is settled (corrected or kept), for job progress. */
+  onWindowDone?: () => void;
 };
 
 export type CueChange = { index: number; before: string; after: string };
@@ -92,13 +94,17 @@ export async function fixSrtCues(cues: readonly Cue[], options: FixSrtOptions): 
         requests++;
         const content = await options.complete(request, options.signal);
         const problem = validateReply(content, window, options.minSimilarity ?? 0.5);
-        if (typeof problem !== "string") return problem;
+        if (typeof problem !== "string") {
+          options.onWindowDone?.();
+          return problem;
+        }
         problems.push(problem);
         options.log?.("warn", `LLM reply ${reply}/${maxReplies} for cues ${window[0]!.index}–${window.at(-1)!.index} rejected: ${problem}`);
       }
       const warning = `Cues ${window[0]!.index}–${window.at(-1)!.index} keep their original text: ${maxReplies} LLM replies were rejected (last: ${problems.at(-1)})`;
       warnings.push(warning);
       options.log?.("warn", warning);
+      options.onWindowDone?.();
       return window.map(cueText);
     }),
   );

@@ -8,7 +8,7 @@ import { createJobId } from "../jobs/job-id";
 import type { JobEvents } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore } from "../jobs/job-store";
-import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type TranscriptionParams } from "../jobs/job-types";
+import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
 import type { Logger } from "../logger";
 import type { TranscriptDocument } from "../transcripts/render-transcript";
 import type { MediaService } from "./media-service";
@@ -21,7 +21,7 @@ export type Admission =
   | "queue";
 
 export type CreateTranscriptionInput = {
-  type: SingleJobType;
+  type: Exclude<SingleJobType, "fix_srt">;
   mediaFileId: string;
   /** As the client sent it ("en", "en-US", "auto"). */
   language: string;
@@ -43,6 +43,17 @@ export type CreateBatchInput = {
   origin: string;
   userId?: string | null;
   task?: TranscriptionParams["task"];
+  /** batch_fix_srt: the model and extra system message every child uses. */
+  fixSrt?: { model?: string; systemMessage?: string };
+};
+
+export type CreateFixSrtInput = {
+  mediaFileId: string;
+  /** Default: LLM_MODEL. */
+  model?: string;
+  systemMessage?: string;
+  origin: string;
+  userId?: string | null;
 };
 
 export type ListJobsInput = {
@@ -67,6 +78,8 @@ export type ServiceDeps = {
   events: JobEvents;
   logger: Logger;
   maxAttempts: number;
+  /** The model fix_srt jobs use when they name none (LLM_MODEL). */
+  defaultLlmModel: string;
 };
 
 /** Every job operation, callable without HTTP; the REST adapters and tRPC routers are thin over it. */
@@ -128,14 +141,51 @@ export class JobService {
   }
 
   /** A batch parent with one queued child per file, written in one transaction. */
+  /**
+   * A fix_srt job. It takes no engine slot (enginesRequested 0): it waits on the LLM, and the
+   * process-wide MAX_LLM_CONCURRENCY limiter bounds it, however many run.
+   */
+  async createFixSrt(input: CreateFixSrtInput): Promise<JobView> {
+    const media = await this.deps.media.get(input.mediaFileId);
+    if (media.format !== "srt") throw new AppError("BAD_REQUEST", `fix_srt needs an SRT file; "${media.originalName}" is ${media.format ?? "not one"}`);
+    const params: FixSrtParams = { mediaFileId: media.id, model: input.model ?? this.deps.defaultLlmModel, ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) };
+    const created = await this.deps.store.create(
+      {
+        id: createJobId(),
+        type: "fix_srt",
+        origin: input.origin,
+        params,
+        config: undefined,
+        mediaFileId: media.id,
+        language: null,
+        enginesRequested: 0,
+        userId: input.userId ?? null,
+        maxAttempts: this.deps.maxAttempts,
+      },
+      [{ level: "info", message: `Job accepted: fix_srt of "${media.originalName}" with ${params.model}` }],
+    );
+    this.deps.dispatcher.submit(created.id, 0);
+    return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
+  }
+
   async createBatch(input: CreateBatchInput): Promise<JobView> {
     if (input.mediaFileIds.length === 0) throw new AppError("BAD_REQUEST", "A batch needs at least one file");
     const language = normalizeLanguage(input.language);
-    this.validateEngines(input.enginesRequested, "queue");
     const childType = BATCH_CHILD_TYPE[input.type];
-    const found = await this.deps.db.mediaFile.findMany({ where: { id: { in: input.mediaFileIds } }, select: { id: true } });
+    const isFixSrt = childType === "fix_srt";
+    const engines = isFixSrt ? 0 : input.enginesRequested;
+    if (!isFixSrt) this.validateEngines(engines, "queue");
+    const found = await this.deps.db.mediaFile.findMany({ where: { id: { in: input.mediaFileIds } }, select: { id: true, format: true, originalName: true } });
     const missing = input.mediaFileIds.filter((id) => !found.some((media) => media.id === id));
     if (missing.length) throw new AppError("NOT_FOUND", `Media file not found: ${missing.slice(0, 5).join(", ")}`);
+    // Subtitles for fix_srt, media for the rest: a wrong file is a 400 now, not a failed child later.
+    const wrong = found.filter((media) => (media.format === "srt") !== isFixSrt);
+    if (wrong.length) throw new AppError("BAD_REQUEST", `${input.type} needs ${isFixSrt ? "SRT files" : "audio or video files"}; not: ${wrong.slice(0, 5).map((media) => media.originalName).join(", ")}`);
+    const model = input.fixSrt?.model ?? this.deps.defaultLlmModel;
+    const childParams = (mediaFileId: string): FixSrtParams | TranscriptionParams =>
+      isFixSrt
+        ? { mediaFileId, model, ...(input.fixSrt?.systemMessage ? { systemMessage: input.fixSrt.systemMessage } : {}) }
+        : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
 
     const parentId = createJobId();
     const childIds = input.mediaFileIds.map(() => createJobId());
@@ -149,7 +199,7 @@ export class JobService {
           status: "RUNNING",
           params: JSON.stringify({ childType, count: childIds.length, language }),
           language,
-          enginesRequested: input.enginesRequested,
+          enginesRequested: engines,
           userId: input.userId ?? null,
           maxAttempts: this.deps.maxAttempts,
           startedAt: now,
@@ -163,10 +213,10 @@ export class JobService {
           origin: input.origin,
           status: "QUEUED",
           parentId,
-          params: JSON.stringify({ mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" } satisfies TranscriptionParams),
+          params: JSON.stringify(childParams(mediaFileId)),
           mediaFileId,
-          language,
-          enginesRequested: input.enginesRequested,
+          language: isFixSrt ? null : language,
+          enginesRequested: engines,
           userId: input.userId ?? null,
           maxAttempts: this.deps.maxAttempts,
           // Distinct, ordered timestamps keep the children in upload order in the FIFO.
@@ -175,7 +225,7 @@ export class JobService {
       });
       await tx.jobLog.create({ data: { jobId: parentId, level: "info", message: `Batch accepted: ${childIds.length} ${childType} jobs` } });
     });
-    for (const childId of childIds) this.deps.dispatcher.submit(childId, input.enginesRequested);
+    for (const childId of childIds) this.deps.dispatcher.submit(childId, engines);
     return this.get(parentId);
   }
 

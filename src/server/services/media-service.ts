@@ -1,12 +1,19 @@
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
+import fs from "node:fs/promises";
+import { Readable } from "node:stream";
 import type { Db } from "../db/client";
 import type { MediaFile } from "../db/models";
 import { MEDIA_COLUMNS, toMediaFile } from "../db/sql/row-mappers";
 import { sql, type SqlClient } from "../db/sql/sql-client";
 import { AppError, PermanentJobError } from "../errors";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
-import { BlobTooLargeError, type BlobStore } from "../storage/blob-store";
+import { BlobTooLargeError, type BlobStore, type StoredBlob } from "../storage/blob-store";
+import { parseSrt } from "../subtitles/srt";
+
+/** Uploads named *.srt are subtitles (for fix_srt), not media. */
+export function isSubtitleName(name: string): boolean {
+  return /\.srt$/i.test(name.trim());
+}
 
 const QUOTED_MEDIA_COLUMNS = MEDIA_COLUMNS.map((column) => `"${column}"`).join(", ");
 const INSERT_MEDIA = `INSERT INTO "MediaFile" (${QUOTED_MEDIA_COLUMNS}) VALUES (${MEDIA_COLUMNS.map(() => "?").join(", ")})`;
@@ -37,13 +44,29 @@ export class MediaService {
     if (stored.sizeBytes === 0) throw new AppError("BAD_REQUEST", "The uploaded file is empty (0 bytes)");
     // Probing here turns a corrupt or non-media upload into an immediate 400 instead of a
     // failed job later; WAV headers are read in-process, other formats cost one ffprobe.
+    // Subtitle files (.srt) are parsed instead, so a broken one is refused the same way.
     let info: MediaInfo;
     try {
-      info = await this.probeUpload(stored.key, signal);
+      info = isSubtitleName(meta.originalName) ? await this.readSubtitles(stored.key) : await this.probeUpload(stored.key, signal);
     } catch (error) {
       await this.deleteBlobIfUnreferenced(stored.key);
       throw error;
     }
+    return this.insertMedia(stored, meta, info);
+  }
+
+  /** Stores a file a job produced (a corrected SRT, a converted video) as a new media file. */
+  async storeOutput(bytes: Buffer, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
+    const stored = await this.blobs.put(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
+    return this.insertMedia(stored, meta, info);
+  }
+
+  /** The bytes of a stored file (subtitles; media is read by path). */
+  async read(media: MediaFile): Promise<Buffer> {
+    return fs.readFile(await this.blobs.localPath(media.blobKey));
+  }
+
+  private async insertMedia(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
     const media: MediaFile = {
       id: randomUUID(),
       blobKey: stored.key,
@@ -64,6 +87,13 @@ export class MediaService {
       ),
     );
     return media;
+  }
+
+  private async readSubtitles(key: string): Promise<MediaInfo> {
+    const text = (await fs.readFile(await this.blobs.localPath(key))).toString("utf8");
+    const cues = parseSrt(text);
+    if (cues.length === 0) throw new AppError("BAD_REQUEST", "The SRT file has no cues");
+    return { format: "srt", durationS: Math.max(...cues.map((cue) => cue.endS)), sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false };
   }
 
   private async probeUpload(key: string, signal?: AbortSignal): Promise<MediaInfo> {

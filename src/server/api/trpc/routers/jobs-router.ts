@@ -12,7 +12,8 @@ export const jobsRouter = router({
     .input(
       z.object({
         mediaFileId: z.string().min(1),
-        type: singleJobTypeSchema.default("transcribe"),
+        /** fix_srt has its own procedure (createFixSrt). */
+        type: singleJobTypeSchema.extract(["transcribe", "generate_srt"]).default("transcribe"),
         language: z.string().min(1).default("en"),
         /** translate: English text whatever the spoken language (Whisper engines). */
         task: transcriptionTaskSchema.default("transcribe"),
@@ -39,6 +40,9 @@ export const jobsRouter = router({
         mediaFileIds: z.array(z.string().min(1)).min(1).max(10_000),
         type: batchJobTypeSchema.default("batch_transcribe"),
         language: z.string().min(1).default("en"),
+        /** batch_fix_srt: the LLM model (default LLM_MODEL) and an extra system message. */
+        model: z.string().min(1).optional(),
+        systemMessage: z.string().max(20_000).optional(),
         /** translate: English text whatever the spoken language (Whisper engines). */
         task: transcriptionTaskSchema.default("transcribe"),
         parallelEngines: z.number().int().min(1).default(1),
@@ -48,10 +52,23 @@ export const jobsRouter = router({
       ctx.app.jobs.createBatch({
         type: input.type,
         mediaFileIds: input.mediaFileIds,
+        fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },
         language: input.language,
         task: input.task,
         enginesRequested: input.parallelEngines,
         origin: "trpc",
+      }),
+    ),
+
+  /** fix_srt: an uploaded SRT (POST /api/uploads with a .srt file) corrected by the LLM. */
+  createFixSrt: publicProcedure
+    .input(z.object({ mediaFileId: z.string().min(1), model: z.string().min(1).optional(), systemMessage: z.string().max(20_000).optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.app.jobs.createFixSrt({
+        mediaFileId: input.mediaFileId,
+        origin: "trpc",
+        ...(input.model ? { model: input.model } : {}),
+        ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}),
       }),
     ),
 
