@@ -12,6 +12,7 @@ import type { AppConfig } from "./env";
 import { describeError } from "./errors";
 import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
 import { createFixSrtHandler } from "./jobs/handlers/fix-srt-handler";
+import { createConvertHandler } from "./jobs/handlers/convert-handler";
 import { LlmLimiter } from "./llm/llm-limiter";
 import { DEFAULT_RETRY_POLICY } from "./llm/llm-retry";
 import { createOpenAiComplete } from "./llm/openai-complete";
@@ -105,6 +106,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     onRetry: (message) => logger.warn(message),
   });
   registry.register("fix_srt", createFixSrtHandler({ media, complete, endpoint: config.llm.baseURL }));
+  registry.register("convert", createConvertHandler({ media, workDir: path.join(config.dataDir, "convert") }));
 
   const dispatcher = new InProcessDispatcher(store, pool, registry, events, logger, { leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
   const jobs = new JobService({ db, store, dispatcher, pool, media, events, logger, maxAttempts: config.maxAttempts, defaultLlmModel: config.llm.model });

@@ -1,17 +1,35 @@
 import { z } from "zod";
+import { convertOptionsSchema } from "../media/convert-media";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
-export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt"]);
+export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt", "convert"]);
 export type SingleJobType = z.infer<typeof singleJobTypeSchema>;
 
-export const batchJobTypeSchema = z.enum(["batch_transcribe", "batch_generate_srt", "batch_fix_srt"]);
+export const batchJobTypeSchema = z.enum(["batch_transcribe", "batch_generate_srt", "batch_fix_srt", "batch_convert"]);
 export type BatchJobType = z.infer<typeof batchJobTypeSchema>;
 
 export const BATCH_CHILD_TYPE: Record<BatchJobType, SingleJobType> = {
   batch_transcribe: "transcribe",
   batch_generate_srt: "generate_srt",
   batch_fix_srt: "fix_srt",
+  batch_convert: "convert",
 };
+
+/** Parameters of a convert job (seeds/002: a file id and ConvertVideoRequest-shaped options). */
+export const convertParamsSchema = z.object({ mediaFileId: z.string().min(1), options: convertOptionsSchema });
+export type ConvertParams = z.infer<typeof convertParamsSchema>;
+
+/** Result of a convert job: the new file and what it turned out to be. */
+export const convertResultSchema = z.object({
+  outputMediaFileId: z.string(),
+  uri: z.string(),
+  format: z.string(),
+  durationS: z.number(),
+  videoCodec: z.string().nullable(),
+  audioCodec: z.string().nullable(),
+  sizeBytes: z.number().int(),
+});
+export type ConvertResult = z.infer<typeof convertResultSchema>;
 
 /** Parameters of a fix_srt job: which SRT, which model, and an optional extra system message (seeds/002's sys_msg). */
 export const fixSrtParamsSchema = z.object({

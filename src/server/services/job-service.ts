@@ -8,7 +8,8 @@ import { createJobId } from "../jobs/job-id";
 import type { JobEvents } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore } from "../jobs/job-store";
-import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
+import { convertOptionsSchema, type ConvertOptions } from "../media/convert-media";
+import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
 import type { Logger } from "../logger";
 import type { TranscriptDocument } from "../transcripts/render-transcript";
 import type { MediaService } from "./media-service";
@@ -21,7 +22,7 @@ export type Admission =
   | "queue";
 
 export type CreateTranscriptionInput = {
-  type: Exclude<SingleJobType, "fix_srt">;
+  type: Exclude<SingleJobType, "fix_srt" | "convert">;
   mediaFileId: string;
   /** As the client sent it ("en", "en-US", "auto"). */
   language: string;
@@ -45,7 +46,11 @@ export type CreateBatchInput = {
   task?: TranscriptionParams["task"];
   /** batch_fix_srt: the model and extra system message every child uses. */
   fixSrt?: { model?: string; systemMessage?: string };
+  /** batch_convert: the options every child uses. */
+  convert?: ConvertOptions;
 };
+
+export type CreateConvertInput = { mediaFileId: string; options: ConvertOptions; origin: string; userId?: string | null };
 
 export type CreateFixSrtInput = {
   mediaFileId: string;
@@ -168,12 +173,25 @@ export class JobService {
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
   }
 
+  /** A convert job: one engine slot's worth of CPU (ffmpeg), queued like transcriptions. */
+  async createConvert(input: CreateConvertInput): Promise<JobView> {
+    const media = await this.deps.media.get(input.mediaFileId);
+    if (media.format === "srt") throw new AppError("BAD_REQUEST", `convert needs an audio or video file; "${media.originalName}" is subtitles`);
+    const params: ConvertParams = { mediaFileId: media.id, options: input.options };
+    const created = await this.deps.store.create(
+      { id: createJobId(), type: "convert", origin: input.origin, params, config: undefined, mediaFileId: media.id, language: null, enginesRequested: 1, userId: input.userId ?? null, maxAttempts: this.deps.maxAttempts },
+      [{ level: "info", message: `Job accepted: convert of "${media.originalName}" to ${input.options.format}` }],
+    );
+    this.deps.dispatcher.submit(created.id, 1);
+    return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
+  }
+
   async createBatch(input: CreateBatchInput): Promise<JobView> {
     if (input.mediaFileIds.length === 0) throw new AppError("BAD_REQUEST", "A batch needs at least one file");
     const language = normalizeLanguage(input.language);
     const childType = BATCH_CHILD_TYPE[input.type];
     const isFixSrt = childType === "fix_srt";
-    const engines = isFixSrt ? 0 : input.enginesRequested;
+    const engines = isFixSrt ? 0 : childType === "convert" ? 1 : input.enginesRequested;
     if (!isFixSrt) this.validateEngines(engines, "queue");
     const found = await this.deps.db.mediaFile.findMany({ where: { id: { in: input.mediaFileIds } }, select: { id: true, format: true, originalName: true } });
     const missing = input.mediaFileIds.filter((id) => !found.some((media) => media.id === id));
@@ -182,10 +200,13 @@ export class JobService {
     const wrong = found.filter((media) => (media.format === "srt") !== isFixSrt);
     if (wrong.length) throw new AppError("BAD_REQUEST", `${input.type} needs ${isFixSrt ? "SRT files" : "audio or video files"}; not: ${wrong.slice(0, 5).map((media) => media.originalName).join(", ")}`);
     const model = input.fixSrt?.model ?? this.deps.defaultLlmModel;
-    const childParams = (mediaFileId: string): FixSrtParams | TranscriptionParams =>
+    const convertOptions = convertOptionsSchema.parse(input.convert ?? {});
+    const childParams = (mediaFileId: string): FixSrtParams | ConvertParams | TranscriptionParams =>
       isFixSrt
         ? { mediaFileId, model, ...(input.fixSrt?.systemMessage ? { systemMessage: input.fixSrt.systemMessage } : {}) }
-        : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
+        : childType === "convert"
+          ? { mediaFileId, options: convertOptions }
+          : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
 
     const parentId = createJobId();
     const childIds = input.mediaFileIds.map(() => createJobId());
@@ -215,7 +236,7 @@ export class JobService {
           parentId,
           params: JSON.stringify(childParams(mediaFileId)),
           mediaFileId,
-          language: isFixSrt ? null : language,
+          language: isFixSrt || childType === "convert" ? null : language,
           enginesRequested: engines,
           userId: input.userId ?? null,
           maxAttempts: this.deps.maxAttempts,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import { Readable } from "node:stream";
 import type { Db } from "../db/client";
@@ -59,6 +60,17 @@ export class MediaService {
   async storeOutput(bytes: Buffer, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
     const stored = await this.blobs.put(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
     return this.insertMedia(stored, meta, info);
+  }
+
+  /** Stores a file a job wrote to local disk (streamed, so a large video never sits in memory). */
+  async storeOutputFile(file: string, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
+    const stored = await this.blobs.put(createReadStream(file), { maxBytes: Number.MAX_SAFE_INTEGER });
+    return this.insertMedia(stored, meta, info);
+  }
+
+  /** A local path holding the file (downloaded first from a remote blob store). */
+  localPath(media: MediaFile): Promise<string> {
+    return this.blobs.localPath(media.blobKey);
   }
 
   /** The bytes of a stored file (subtitles; media is read by path). */

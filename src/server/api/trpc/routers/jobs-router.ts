@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
 import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
+import { convertOptionsSchema } from "../../../media/convert-media";
 import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
 import { publicProcedure, router } from "../init";
 
@@ -46,10 +47,13 @@ export const jobsRouter = router({
         /** translate: English text whatever the spoken language (Whisper engines). */
         task: transcriptionTaskSchema.default("transcribe"),
         parallelEngines: z.number().int().min(1).default(1),
+        /** batch_convert: the options every file is converted with. */
+        convert: convertOptionsSchema.optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
       ctx.app.jobs.createBatch({
+        ...(input.convert ? { convert: input.convert } : {}),
         type: input.type,
         mediaFileIds: input.mediaFileIds,
         fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },
@@ -71,6 +75,11 @@ export const jobsRouter = router({
         ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}),
       }),
     ),
+
+  /** convert: media to MP4 (H.264/AAC) or audio only (m4a, mp3, wav). */
+  createConvert: publicProcedure
+    .input(z.object({ mediaFileId: z.string().min(1), options: convertOptionsSchema.default({ format: "mp4", crf: 23, preset: "veryfast", audioBitrateKbps: 128 }) }))
+    .mutation(({ ctx, input }) => ctx.app.jobs.createConvert({ mediaFileId: input.mediaFileId, options: input.options, origin: "trpc" })),
 
   list: publicProcedure
     .input(
