@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { createCaller } from "../../src/server/api/trpc/root";
+import { toneWav } from "../helpers/wav";
 import { startFakeOpenAiServer, requestedCues, type ChatRequest, type FakeOpenAiServer, type ScriptedReply } from "../helpers/fake-openai-server";
 import { startTestApp, type TestApp } from "../helpers/test-app";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** An SRT with ASR-style mistakes; `seed` makes every file's bytes (and so its blob) distinct. */
 function srtFile(count: number, seed: number): string {
@@ -89,6 +95,27 @@ describe("fix_srt and batch_fix_srt jobs", () => {
     await assert.rejects(caller.jobs.createFixSrt({ mediaFileId: "missing" }), /not found/i);
   });
 
+  it("corrects the SRT a finished transcription produced", async () => {
+    const { t, caller, llm } = await setup(2, (request) => ({ kind: "content", content: JSON.stringify({ cues: requestedCues(request).map((cue) => ({ ...cue, text: cue.text.replace(/^word/, "Word") })) }) }), {
+      ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"),
+    });
+    const media = await t.app.media.ingest(Readable.from([toneWav({ durationS: 3 })]), { originalName: "speech.wav", contentType: "audio/wav" });
+    const transcription = await caller.jobs.create({ mediaFileId: media.id, language: "en" });
+    assert.equal((await t.app.jobs.waitForSettled(transcription.id, 30_000)).status, "DONE");
+    const job = await caller.jobs.createFixSrt({ sourceJobId: transcription.id });
+    const settled = await t.app.jobs.waitForSettled(job.id, 30_000);
+    assert.equal(settled.status, "DONE", settled.failureReason ?? "");
+    const result = settled.result as { outputMediaFileId: string; changed: number };
+    assert.ok(result.changed > 0);
+    const original = (await caller.jobs.transcript({ id: transcription.id, format: "srt" })).body;
+    const output = (await t.app.media.read(await t.app.media.get(result.outputMediaFileId))).toString("utf8");
+    assert.deepEqual(timingLines(output), timingLines(original));
+    assert.match(output, /^Word/m);
+    assert.equal(llm.requests.length, 1);
+    await assert.rejects(caller.jobs.createFixSrt({ sourceJobId: transcription.id, mediaFileId: media.id }), /either mediaFileId/);
+    await assert.rejects(caller.jobs.createFixSrt({ mediaFileId: media.id }), /fix_srt needs an SRT file/);
+  });
+
   it("fails the job with the reason when the LLM endpoint is down, and leaves the server serving", async () => {
     const { t, caller, upload } = await setup(2, (request) => ({ kind: "content", content: good(request) }), { OPENAI_BASE_URL: "http://127.0.0.1:9/v1", LLM_MAX_RETRIES: "1", JOB_MAX_ATTEMPTS: "1" });
     const { body } = await upload("down.srt", srtFile(3, 99));
@@ -97,5 +124,9 @@ describe("fix_srt and batch_fix_srt jobs", () => {
     assert.equal(settled.status, "FAILED");
     assert.match(settled.failureReason ?? "", /The LLM endpoint http:\/\/127\.0\.0\.1:9\/v1 failed: Connection error/);
     assert.equal((await fetch(`${t.baseUrl}/live`)).status, 200);
+    // Job listings of the other APIs still answer with a fix_srt job among the jobs.
+    assert.equal((await fetch(`${t.baseUrl}/v2/jobs`)).status, 200);
+    assert.equal((await fetch(`${t.baseUrl}/transcribe-jobs`)).status, 200);
+    assert.equal((await fetch(`${t.baseUrl}/v2/jobs/${job.id}`)).status, 200);
   });
 });

@@ -8,6 +8,8 @@ import { createJobId } from "../jobs/job-id";
 import type { JobEvents } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore } from "../jobs/job-store";
+import { renderTranscript } from "../transcripts/render-transcript";
+import type { MediaFile } from "../db/models";
 import { convertOptionsSchema, type ConvertOptions } from "../media/convert-media";
 import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
 import type { Logger } from "../logger";
@@ -53,7 +55,10 @@ export type CreateBatchInput = {
 export type CreateConvertInput = { mediaFileId: string; options: ConvertOptions; origin: string; userId?: string | null };
 
 export type CreateFixSrtInput = {
-  mediaFileId: string;
+  /** An uploaded SRT, or (with `sourceJobId`) none: the SRT that job produced is used. */
+  mediaFileId?: string;
+  /** A finished transcription job whose SRT is corrected. */
+  sourceJobId?: string;
   /** Default: LLM_MODEL. */
   model?: string;
   systemMessage?: string;
@@ -151,7 +156,7 @@ export class JobService {
    * process-wide MAX_LLM_CONCURRENCY limiter bounds it, however many run.
    */
   async createFixSrt(input: CreateFixSrtInput): Promise<JobView> {
-    const media = await this.deps.media.get(input.mediaFileId);
+    const media = input.sourceJobId ? await this.srtOfJob(input.sourceJobId) : await this.deps.media.get(input.mediaFileId ?? "");
     if (media.format !== "srt") throw new AppError("BAD_REQUEST", `fix_srt needs an SRT file; "${media.originalName}" is ${media.format ?? "not one"}`);
     const params: FixSrtParams = { mediaFileId: media.id, model: input.model ?? this.deps.defaultLlmModel, ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) };
     const created = await this.deps.store.create(
@@ -184,6 +189,20 @@ export class JobService {
     );
     this.deps.dispatcher.submit(created.id, 1);
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
+  }
+
+  /** Stores the SRT a finished transcription produced as a file, for fix_srt to read. */
+  private async srtOfJob(jobId: string): Promise<MediaFile> {
+    const { job, document } = await this.transcript(jobId);
+    const srt = renderTranscript(document, "srt", { dataName: job.media?.originalName ?? job.id }).body;
+    const cues = srt.match(/-->/g)?.length ?? 0;
+    if (cues === 0) throw new AppError("BAD_REQUEST", `Job ${jobId}'s transcript has no cues to correct`);
+    const base = (job.media?.originalName ?? job.id).replace(/\.[^.]+$/, "");
+    return this.deps.media.storeOutput(
+      Buffer.from(srt, "utf8"),
+      { originalName: `${base}.srt`, contentType: "application/x-subrip" },
+      { format: "srt", durationS: job.media?.durationS ?? 0, sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false },
+    );
   }
 
   async createBatch(input: CreateBatchInput): Promise<JobView> {

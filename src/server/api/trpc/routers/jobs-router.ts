@@ -64,12 +64,17 @@ export const jobsRouter = router({
       }),
     ),
 
-  /** fix_srt: an uploaded SRT (POST /api/uploads with a .srt file) corrected by the LLM. */
+  /** fix_srt: an uploaded SRT (POST /api/uploads with a .srt file), or the SRT a finished job produced, corrected by the LLM. */
   createFixSrt: publicProcedure
-    .input(z.object({ mediaFileId: z.string().min(1), model: z.string().min(1).optional(), systemMessage: z.string().max(20_000).optional() }))
+    .input(
+      z
+        .object({ mediaFileId: z.string().min(1).optional(), sourceJobId: z.string().min(1).optional(), model: z.string().min(1).optional(), systemMessage: z.string().max(20_000).optional() })
+        .refine((input) => Boolean(input.mediaFileId) !== Boolean(input.sourceJobId), "Give either mediaFileId (an uploaded SRT) or sourceJobId (a finished transcription)"),
+    )
     .mutation(({ ctx, input }) =>
       ctx.app.jobs.createFixSrt({
-        mediaFileId: input.mediaFileId,
+        ...(input.mediaFileId ? { mediaFileId: input.mediaFileId } : {}),
+        ...(input.sourceJobId ? { sourceJobId: input.sourceJobId } : {}),
         origin: "trpc",
         ...(input.model ? { model: input.model } : {}),
         ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}),
