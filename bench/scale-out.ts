@@ -51,14 +51,8 @@ async function runOnce(loops: number, files: number, audioS: number): Promise<Ru
   Object.assign(process.env, infra.awsEnv);
   const config = loadConfig(
     {
-      ...infra.awsEnv,
+      ...infra.controlPlaneEnv,
       DATA_DIR: path.join(dir, "control-plane"),
-      TRANSPORT: "sqs",
-      SQS_TASKS_QUEUE_URL: infra.tasksQueueUrl,
-      SQS_RESULTS_QUEUE_URL: infra.resultsQueueUrl,
-      SQS_DLQ_URL: infra.dlqUrl,
-      BLOB_STORE: "s3",
-      S3_BUCKET: infra.bucket,
       SERVE_UI: "false",
       LOG_LEVEL: "error",
     },

@@ -9,6 +9,8 @@ export type ScaleOutInfra = {
   bucket: string;
   /** What the control plane and the workers need to reach it (credentials are fauxqs's dummies). */
   awsEnv: Record<string, string>;
+  /** A control plane's environment for this infrastructure: SQS transport, S3 blobs. */
+  controlPlaneEnv: Record<string, string>;
   stop(): Promise<void>;
 };
 
@@ -29,6 +31,7 @@ export async function startScaleOutInfra(opts: { maxReceiveCount: number; visibi
   const results = server.createQueue("transcribe-results");
   const bucket = "transcribe-media";
   server.createBucket(bucket);
+  const awsEnv = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", S3_FORCE_PATH_STYLE: "true" };
   return {
     server,
     endpoint,
@@ -36,12 +39,15 @@ export async function startScaleOutInfra(opts: { maxReceiveCount: number; visibi
     resultsQueueUrl: results.queueUrl,
     dlqUrl: dlq.queueUrl,
     bucket,
-    awsEnv: {
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      S3_FORCE_PATH_STYLE: "true",
+    awsEnv,
+    controlPlaneEnv: {
+      ...awsEnv,
+      TRANSPORT: "sqs",
+      SQS_TASKS_QUEUE_URL: tasks.queueUrl,
+      SQS_RESULTS_QUEUE_URL: results.queueUrl,
+      SQS_DLQ_URL: dlq.queueUrl,
+      BLOB_STORE: "s3",
+      S3_BUCKET: bucket,
     },
     stop: () => server.stop(),
   };

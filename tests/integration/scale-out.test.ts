@@ -121,15 +121,9 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     database = await createTestDatabase("postgresql");
     temp = await makeTempDir("scale-out-");
     serverEnv = {
-      ...infra.awsEnv,
+      ...infra.controlPlaneEnv,
       DATABASE_URL: database.url,
       DATA_DIR: path.join(temp.dir, "control-plane"),
-      TRANSPORT: "sqs",
-      SQS_TASKS_QUEUE_URL: infra.tasksQueueUrl,
-      SQS_RESULTS_QUEUE_URL: infra.resultsQueueUrl,
-      SQS_DLQ_URL: infra.dlqUrl,
-      BLOB_STORE: "s3",
-      S3_BUCKET: infra.bucket,
       JOB_LEASE_MS: "3000",
       JOB_MAX_ATTEMPTS: String(MAX_RECEIVE_COUNT),
     };
