@@ -89,7 +89,7 @@ async function upload(api: Api, server: string, args: string[]): Promise<number>
   const all = await collect(positionals);
   const files = all.filter((file) => supported(file, op));
   const board = new ProgressBoard(process.stderr, files.length);
-  for (const file of all) if (!files.includes(file)) board.note(`skipped (unsupported for ${op}): ${file}`);
+  for (const file of all) if (!supported(file, op)) board.note(`skipped (unsupported for ${op}): ${file}`);
 
   const failed = new Set<string>();
   const mediaIds = new Map<string, string>();

@@ -1,12 +1,13 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import { executeTranscribeTask } from "../src/server/asr/execute-transcribe-task";
 import type { EnginePool } from "../src/server/dispatch/engine-pool";
 import { TASK_CONTRACT_VERSION, transcribeTaskSchema, type DeliveryFailed, type TaskResult, type TranscribeTask } from "../src/server/dispatch/task-contract";
 import { describeError } from "../src/server/errors";
 import type { Logger } from "../src/server/logger";
 import type { BlobStore } from "../src/server/storage/blob-store";
+import { receiveUntilStopped } from "../src/server/aws/receive-messages";
 
 export type TaskLoopOptions = {
   sqs: SQSClient;
@@ -121,38 +122,31 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
     }
   };
 
-  const loop = async () => {
-    const signal = stopping.signal;
-    while (!signal.aborted) {
-      let messages: Message[];
-      try {
-        const response = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.tasksQueueUrl,
-            MaxNumberOfMessages: 1,
-            WaitTimeSeconds: options.waitTimeSeconds ?? 20,
-            VisibilityTimeout: options.visibilityTimeoutS,
-            MessageSystemAttributeNames: ["ApproximateReceiveCount"],
-          }),
-          { abortSignal: signal },
-        );
-        messages = response.Messages ?? [];
-      } catch (error) {
-        if (signal.aborted) return;
-        logger.warn("receiving tasks failed; retrying", { error: describeError(error) });
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        continue;
-      }
-      for (const message of messages) {
-        const controller = new AbortController();
-        const id = message.MessageId ?? randomBytes(6).toString("hex");
-        const entry = { controller, message, done: handle(message, controller) };
-        inFlight.set(id, entry);
-        await entry.done;
-        inFlight.delete(id);
-      }
-    }
-  };
+  const loop = () =>
+    receiveUntilStopped(
+      sqs,
+      {
+        QueueUrl: options.tasksQueueUrl,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: options.waitTimeSeconds ?? 20,
+        VisibilityTimeout: options.visibilityTimeoutS,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      },
+      {
+        signal: stopping.signal,
+        logger,
+        onMessages: async (messages) => {
+          for (const message of messages) {
+            const controller = new AbortController();
+            const id = message.MessageId ?? randomBytes(6).toString("hex");
+            const entry = { controller, message, done: handle(message, controller) };
+            inFlight.set(id, entry);
+            await entry.done;
+            inFlight.delete(id);
+          }
+        },
+      },
+    );
 
   const loops = Array.from({ length: options.loops }, () => loop());
   const abortAll = () => {

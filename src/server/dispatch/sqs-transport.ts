@@ -1,5 +1,6 @@
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueAttributesCommand, SendMessageBatchCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import { receiveUntilStopped } from "../aws/receive-messages";
 import { describeError } from "../errors";
 import type { Logger } from "../logger";
 import type { BlobStore } from "../storage/blob-store";
@@ -116,11 +117,6 @@ export class SqsTransport implements TaskTransport {
     };
   }
 
-  /** How many attempts are waiting for a remote result. */
-  get inFlight(): number {
-    return this.waiters.size;
-  }
-
   private scheduleFlush(): void {
     if (this.outbox.length >= SQS_BATCH_LIMIT) {
       void this.flush();
@@ -152,37 +148,30 @@ export class SqsTransport implements TaskTransport {
     }
   }
 
-  private async poll(queueUrl: string, handle: (message: Message) => Promise<void>): Promise<void> {
+  private poll(queueUrl: string, handle: (message: Message) => Promise<void>): Promise<void> {
     const { sqs, logger } = this.options;
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      let messages: Message[];
-      try {
-        const response = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: SQS_BATCH_LIMIT, WaitTimeSeconds: this.options.waitTimeSeconds ?? 20, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
-          { abortSignal: signal },
-        );
-        messages = response.Messages ?? [];
-      } catch (error) {
-        if (signal.aborted) return;
-        logger.warn("receiving from SQS failed; retrying", { queueUrl, error: describeError(error) });
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        continue;
-      }
-      await Promise.all(
-        messages.map(async (message) => {
-          try {
-            await handle(message);
-          } catch (error) {
-            // Unreadable messages are logged and dropped: redelivering them cannot help.
-            logger.error("dropped an unreadable queue message", { queueUrl, error: describeError(error), body: message.Body?.slice(0, 500) });
-          }
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle })).catch((error: unknown) => {
-            logger.warn("deleting a queue message failed (it will be redelivered and ignored)", { queueUrl, error: describeError(error) });
-          });
-        }),
-      );
-    }
+    return receiveUntilStopped(
+      sqs,
+      { QueueUrl: queueUrl, MaxNumberOfMessages: SQS_BATCH_LIMIT, WaitTimeSeconds: this.options.waitTimeSeconds ?? 20, MessageSystemAttributeNames: ["ApproximateReceiveCount"] },
+      {
+        signal: this.stopping.signal,
+        logger,
+        onMessages: (messages) =>
+          Promise.all(
+            messages.map(async (message) => {
+              try {
+                await handle(message);
+              } catch (error) {
+                // Unreadable messages are logged and dropped: redelivering them cannot help.
+                logger.error("dropped an unreadable queue message", { queueUrl, error: describeError(error), body: message.Body?.slice(0, 500) });
+              }
+              await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle })).catch((error: unknown) => {
+                logger.warn("deleting a queue message failed (it will be redelivered and ignored)", { queueUrl, error: describeError(error) });
+              });
+            }),
+          ).then(() => undefined),
+      },
+    );
   }
 
   private async onResultMessage(message: Message): Promise<void> {

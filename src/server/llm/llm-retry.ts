@@ -12,13 +12,16 @@ export type RetryPolicy = {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 5, baseDelayMs: 500, maxDelayMs: 60_000 };
 
 /** What the OpenAI SDK's errors carry that decides a retry. */
-type HttpishError = { status?: number; headers?: Headers | Record<string, string | null | undefined>; name?: string };
+type HttpishError = { status?: number; headers?: Headers | Record<string, string | null | undefined> };
 
-/** 429, 5xx, timeouts and connection failures may succeed later; 4xx otherwise will not. */
+/**
+ * By HTTP status: 429 and 5xx may succeed later, other statuses will not. Errors without a
+ * status (connection failures, timeouts) are for the caller to judge: it knows its client's
+ * error classes (see openai-complete.ts).
+ */
 export function isRetryable(error: unknown): boolean {
-  const e = error as HttpishError;
-  if (typeof e?.status === "number") return e.status === 429 || e.status >= 500;
-  return e?.name === "APIConnectionError" || e?.name === "APIConnectionTimeoutError" || e?.name === "TimeoutError";
+  const status = (error as HttpishError)?.status;
+  return typeof status === "number" && (status === 429 || status >= 500);
 }
 
 /** Retry-After in ms (seconds or an HTTP date), or null when absent or unreadable. */

@@ -25,8 +25,8 @@ export type FixSrtOptions = {
   /** A corrected cue must be at least this similar to the original (0..1, edit-distance based). */
   minSimilarity?: number;
   log?: (level: "info" | "warn", message: string) => void;
-  /** Called as each window is settled (corrected or kept), for job progress. */
-  onWindowDone?: () => void;
+  /** Fraction 0..1 of the windows settled (corrected or kept), for job progress. */
+  onProgress?: (fraction: number) => void;
 };
 
 export type CueChange = { index: number; before: string; after: string };
@@ -79,6 +79,8 @@ export async function fixSrtCues(cues: readonly Cue[], options: FixSrtOptions): 
   const windows: Cue[][] = [];
   for (let start = 0; start < cues.length; start += windowSize) windows.push(cues.slice(start, start + windowSize));
   let requests = 0;
+  let settled = 0;
+  const windowDone = () => options.onProgress?.(++settled / windows.length);
   const warnings: string[] = [];
   const corrected = await Promise.all(
     windows.map(async (window, w) => {
@@ -95,7 +97,7 @@ export async function fixSrtCues(cues: readonly Cue[], options: FixSrtOptions): 
         const content = await options.complete(request, options.signal);
         const problem = validateReply(content, window, options.minSimilarity ?? 0.5);
         if (typeof problem !== "string") {
-          options.onWindowDone?.();
+          windowDone();
           return problem;
         }
         problems.push(problem);
@@ -104,7 +106,7 @@ export async function fixSrtCues(cues: readonly Cue[], options: FixSrtOptions): 
       const warning = `Cues ${window[0]!.index}–${window.at(-1)!.index} keep their original text: ${maxReplies} LLM replies were rejected (last: ${problems.at(-1)})`;
       warnings.push(warning);
       options.log?.("warn", warning);
-      options.onWindowDone?.();
+      windowDone();
       return window.map(cueText);
     }),
   );

@@ -150,7 +150,6 @@ export class JobService {
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
   }
 
-  /** A batch parent with one queued child per file, written in one transaction. */
   /**
    * A fix_srt job. It takes no engine slot (enginesRequested 0): it waits on the LLM, and the
    * process-wide MAX_LLM_CONCURRENCY limiter bounds it, however many run.
@@ -159,23 +158,7 @@ export class JobService {
     const media = input.sourceJobId ? await this.srtOfJob(input.sourceJobId) : await this.deps.media.get(input.mediaFileId ?? "");
     if (media.format !== "srt") throw new AppError("BAD_REQUEST", `fix_srt needs an SRT file; "${media.originalName}" is ${media.format ?? "not one"}`);
     const params: FixSrtParams = { mediaFileId: media.id, model: input.model ?? this.deps.defaultLlmModel, ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) };
-    const created = await this.deps.store.create(
-      {
-        id: createJobId(),
-        type: "fix_srt",
-        origin: input.origin,
-        params,
-        config: undefined,
-        mediaFileId: media.id,
-        language: null,
-        enginesRequested: 0,
-        userId: input.userId ?? null,
-        maxAttempts: this.deps.maxAttempts,
-      },
-      [{ level: "info", message: `Job accepted: fix_srt of "${media.originalName}" with ${params.model}` }],
-    );
-    this.deps.dispatcher.submit(created.id, 0);
-    return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
+    return this.queueJob(media, { type: "fix_srt", params, enginesRequested: 0, origin: input.origin, userId: input.userId }, `with ${params.model}`);
   }
 
   /** A convert job: one engine slot's worth of CPU (ffmpeg), queued like transcriptions. */
@@ -183,11 +166,31 @@ export class JobService {
     const media = await this.deps.media.get(input.mediaFileId);
     if (media.format === "srt") throw new AppError("BAD_REQUEST", `convert needs an audio or video file; "${media.originalName}" is subtitles`);
     const params: ConvertParams = { mediaFileId: media.id, options: input.options };
+    return this.queueJob(media, { type: "convert", params, enginesRequested: 1, origin: input.origin, userId: input.userId }, `to ${input.options.format}`);
+  }
+
+  /** Writes a language-less single job (fix_srt, convert) with its "accepted" log line and queues it. */
+  private async queueJob(
+    media: MediaFile,
+    job: { type: "fix_srt" | "convert"; params: FixSrtParams | ConvertParams; enginesRequested: number; origin: string; userId: string | null | undefined },
+    detail: string,
+  ): Promise<JobView> {
     const created = await this.deps.store.create(
-      { id: createJobId(), type: "convert", origin: input.origin, params, config: undefined, mediaFileId: media.id, language: null, enginesRequested: 1, userId: input.userId ?? null, maxAttempts: this.deps.maxAttempts },
-      [{ level: "info", message: `Job accepted: convert of "${media.originalName}" to ${input.options.format}` }],
+      {
+        id: createJobId(),
+        type: job.type,
+        origin: job.origin,
+        params: job.params,
+        config: undefined,
+        mediaFileId: media.id,
+        language: null,
+        enginesRequested: job.enginesRequested,
+        userId: job.userId ?? null,
+        maxAttempts: this.deps.maxAttempts,
+      },
+      [{ level: "info", message: `Job accepted: ${job.type} of "${media.originalName}" ${detail}` }],
     );
-    this.deps.dispatcher.submit(created.id, 1);
+    this.deps.dispatcher.submit(created.id, job.enginesRequested);
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
   }
 
@@ -205,6 +208,7 @@ export class JobService {
     );
   }
 
+  /** A batch parent with one queued child per file, written in one transaction. */
   async createBatch(input: CreateBatchInput): Promise<JobView> {
     if (input.mediaFileIds.length === 0) throw new AppError("BAD_REQUEST", "A batch needs at least one file");
     const language = normalizeLanguage(input.language);

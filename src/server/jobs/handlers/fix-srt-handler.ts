@@ -27,15 +27,13 @@ export function createFixSrtHandler(deps: { media: MediaService; complete: Compl
 
     let fixed;
     try {
-      let windowsDone = 0;
-      const windows = Math.ceil(cues.length / 20);
       fixed = await fixSrtCues(cues, {
         model: params.model,
         ...(params.systemMessage ? { systemMessage: params.systemMessage } : {}),
         complete: deps.complete,
         signal: ctx.signal,
         log: ctx.log,
-        onWindowDone: () => ctx.reportProgress(++windowsDone / windows),
+        onProgress: ctx.reportProgress,
       });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
