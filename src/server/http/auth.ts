@@ -10,6 +10,15 @@ export function bearerToken(req: IncomingMessage): string | null {
   return match?.[1]?.trim() ?? null;
 }
 
+/** Whether `candidate` is one of the API keys; each comparison is constant-time, so timing reveals no prefix. */
+export function isApiKey(candidate: string, apiKeys: readonly string[]): boolean {
+  const given = Buffer.from(candidate);
+  return apiKeys.some((key) => {
+    const expected = Buffer.from(key);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
+}
+
 /**
  * With API_KEYS configured, every API request must carry one of them as a bearer token.
  * Without, a bearer token is accepted and ignored, so vendor SDKs that always send one work.
@@ -18,10 +27,21 @@ export function assertAuthorized(req: IncomingMessage, apiKeys: readonly string[
   if (apiKeys.length === 0) return;
   const token = bearerToken(req);
   if (!token) throw new AppError("UNAUTHORIZED", "Missing Authorization: Bearer <API key> header");
-  const given = Buffer.from(token);
-  const ok = apiKeys.some((key) => {
-    const expected = Buffer.from(key);
-    return expected.length === given.length && timingSafeEqual(expected, given);
-  });
-  if (!ok) throw new AppError("UNAUTHORIZED", "Invalid API key");
+  if (!isApiKey(token, apiKeys)) throw new AppError("UNAUTHORIZED", "Invalid API key");
+}
+
+/**
+ * assertAuthorized that also takes the key as `?access_token=<key>` when no Authorization
+ * header is sent: <audio> and <video> elements load their URL themselves and cannot add
+ * headers. For read-only GET routes only, since a key in a URL can end up in browser history
+ * and proxy logs.
+ */
+export function assertAuthorizedWithQueryToken(req: IncomingMessage, url: URL, apiKeys: readonly string[]): void {
+  if (apiKeys.length === 0) return;
+  const queryToken = url.searchParams.get("access_token");
+  if (req.headers.authorization !== undefined || queryToken === null) {
+    assertAuthorized(req, apiKeys);
+    return;
+  }
+  if (!isApiKey(queryToken, apiKeys)) throw new AppError("UNAUTHORIZED", "Invalid API key");
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { convertOptionsSchema } from "../media/convert-media";
+import { convertOptionsSchema } from "../media/convert-options";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
 export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt", "convert"]);

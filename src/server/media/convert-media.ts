@@ -1,24 +1,10 @@
-import { z } from "zod";
 import { PermanentJobError } from "../errors";
 import { resolveFfmpegBinaries } from "./ffmpeg-binaries";
 import { probeMedia } from "./probe-media";
+import { type ConvertOptions } from "./convert-options";
 import { runProcess } from "./run-process";
 
-/** What `convert` can produce: MP4 (H.264/AAC), or audio only. Validated at every boundary. */
-export const convertOptionsSchema = z
-  .object({
-    format: z.enum(["mp4", "m4a", "mp3", "wav"]).default("mp4"),
-    /** H.264 quality (lower is better, 18–28 is usual). */
-    crf: z.number().int().min(0).max(51).default(23),
-    preset: z.enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]).default("veryfast"),
-    /** Scale video down to at most this height (keeping the aspect ratio). */
-    maxHeight: z.number().int().min(144).max(4320).optional(),
-    audioBitrateKbps: z.number().int().min(32).max(512).default(128),
-    sampleRateHz: z.union([z.literal(8000), z.literal(16000), z.literal(22050), z.literal(24000), z.literal(32000), z.literal(44100), z.literal(48000)]).optional(),
-    channels: z.union([z.literal(1), z.literal(2)]).optional(),
-  })
-  .strict();
-export type ConvertOptions = z.infer<typeof convertOptionsSchema>;
+export { convertOptionsSchema, type ConvertOptions } from "./convert-options";
 
 export const CONVERT_CONTENT_TYPES: Record<ConvertOptions["format"], string> = { mp4: "video/mp4", m4a: "audio/mp4", mp3: "audio/mpeg", wav: "audio/wav" };
 

@@ -9,6 +9,8 @@ import type { JobEvents } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore } from "../jobs/job-store";
 import { renderTranscript } from "../transcripts/render-transcript";
+import { parseSrt, renderSrt } from "../subtitles/srt";
+import type { Cue } from "../subtitles/cues";
 import type { MediaFile } from "../db/models";
 import { convertOptionsSchema, type ConvertOptions } from "../media/convert-media";
 import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
@@ -65,6 +67,12 @@ export type CreateFixSrtInput = {
   origin: string;
   userId?: string | null;
 };
+
+/** Largest edited SRT saveSubtitles accepts, in bytes (UTF-8): hours of dense subtitles fit well within it. */
+export const MAX_EDITED_SRT_BYTES = 5 * 1024 * 1024;
+
+/** Job types whose transcript has subtitles a user can edit. */
+const SUBTITLED_TYPES: readonly string[] = ["transcribe", "generate_srt"];
 
 export type ListJobsInput = {
   statuses?: JobStatus[];
@@ -347,8 +355,45 @@ export class JobService {
     return { ...job, status: "CANCELLED" };
   }
 
+  /**
+   * Saves the user's edit of a finished transcription's subtitles; from then on the srt, vtt
+   * and txt renderings (downloads, exports, fix_srt from this job) use these cues. The SRT is
+   * stored as renderSrt writes it, renumbered from 1, so every reader parses one normal form.
+   */
+  async saveSubtitles(jobId: string, srt: string): Promise<{ cues: number; editedAt: Date }> {
+    await this.assertEditable(jobId);
+    if (Buffer.byteLength(srt, "utf8") > MAX_EDITED_SRT_BYTES) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `The subtitles are larger than ${MAX_EDITED_SRT_BYTES} bytes`);
+    }
+    const cues = validateEditedCues(parseSrt(srt));
+    const editedAt = new Date();
+    const { count } = await this.deps.db.transcript.updateMany({ where: { jobId }, data: { editedSrt: renderSrt(cues), editedAt } });
+    if (count === 0) throw new AppError("NOT_FOUND", `Job ${jobId} has no transcript`);
+    await this.deps.store.appendLog(jobId, [{ level: "info", message: `Subtitles edited: ${cues.length} cues saved` }]);
+    return { cues: cues.length, editedAt };
+  }
+
+  /** Drops the user's subtitle edit: the renderings go back to the recogniser's cues. */
+  async discardSubtitleEdits(jobId: string): Promise<void> {
+    await this.assertEditable(jobId);
+    const { count } = await this.deps.db.transcript.updateMany({ where: { jobId, editedAt: { not: null } }, data: { editedSrt: null, editedAt: null } });
+    // Discarding twice is harmless; only a real change is worth a log line.
+    if (count > 0) await this.deps.store.appendLog(jobId, [{ level: "info", message: "Subtitle edits discarded" }]);
+  }
+
+  /** BAD_REQUEST unless the job is a transcription, CONFLICT unless it is DONE. */
+  private async assertEditable(jobId: string): Promise<void> {
+    const job = await this.get(jobId);
+    if (!SUBTITLED_TYPES.includes(job.type)) {
+      throw new AppError("BAD_REQUEST", `Job ${jobId} is a ${job.type} job; only transcribe and generate_srt jobs have subtitles to edit`);
+    }
+    if (job.status !== "DONE") {
+      throw new AppError("CONFLICT", `Job ${jobId} is ${job.status}; its subtitles can be edited once it is DONE`, { status: job.status });
+    }
+  }
+
   /** The transcript of a finished job; NOT_FOUND naming the current status otherwise. */
-  async transcript(id: string): Promise<{ job: JobView; document: TranscriptDocument }> {
+  async transcript(id: string): Promise<{ job: JobView; document: TranscriptDocument; editedAt: Date | null }> {
     const job = await this.get(id);
     if (job.status !== "DONE") {
       throw new AppError("NOT_FOUND", `Job ${id} is not complete (status ${job.status})`, { status: job.status });
@@ -357,7 +402,9 @@ export class JobService {
     if (!transcript) throw new AppError("NOT_FOUND", `Job ${id} has no transcript`, { status: job.status });
     return {
       job,
+      editedAt: transcript.editedAt,
       document: {
+        ...(transcript.editedSrt !== null ? { editedCues: parseSrt(transcript.editedSrt) } : {}),
         jobId: id,
         language: transcript.language,
         engine: transcript.engine,
@@ -471,4 +518,21 @@ export class JobService {
     });
     await this.deps.store.appendLog(id, [{ level: "info", message: "Retry requested: job re-queued" }]);
   }
+}
+
+/**
+ * Checks what parseSrt lets through but a player cannot show: a cue that is never on screen
+ * or has no text. Numbers cues from 1 (the user's numbering may have gaps after deletions)
+ * and names the cue, counted from 1 in file order, in the message.
+ */
+function validateEditedCues(parsed: Cue[]): Cue[] {
+  if (parsed.length === 0) throw new AppError("BAD_REQUEST", "The subtitles have no cues");
+  return parsed.map((cue, i) => {
+    const number = i + 1;
+    const name = cue.index === number ? `Cue ${number}` : `Cue ${number} (numbered ${cue.index} in the file)`;
+    if (cue.endS <= cue.startS) throw new AppError("BAD_REQUEST", `${name} ends at or before its start; give it an end time after the start`);
+    const lines = cue.lines.map((line) => line.trim()).filter((line) => line.length > 0);
+    if (lines.length === 0) throw new AppError("BAD_REQUEST", `${name} has no text`);
+    return { index: number, startS: cue.startS, endS: cue.endS, lines };
+  });
 }

@@ -1,5 +1,5 @@
 import type { TranscriptSegment } from "../asr/engine";
-import { buildCues, roundMs, segmentWords, type CueRules } from "../subtitles/cues";
+import { buildCues, roundMs, segmentWords, type Cue, type CueRules } from "../subtitles/cues";
 import { renderSrt } from "../subtitles/srt";
 import { renderVtt } from "../subtitles/vtt";
 
@@ -20,6 +20,12 @@ export type TranscriptDocument = {
   /** When the job was created. */
   createdAt: Date;
   segments: TranscriptSegment[];
+  /**
+   * The user's edited subtitles (JobService.saveSubtitles), if any. They replace the cues
+   * built from `segments` in the srt, vtt and txt renderings; json and json-v2 stay the
+   * recogniser's word-timed output, since an edit carries no word timings or confidences.
+   */
+  editedCues?: Cue[];
 };
 
 /** Extra facts for the json-v2 (Speechmatics) rendering and the subtitle layout. */
@@ -42,11 +48,11 @@ export type RenderedTranscript = { body: string; contentType: string };
 export function renderTranscript(doc: TranscriptDocument, format: TranscriptFormat, meta: RenderMeta = {}): RenderedTranscript {
   switch (format) {
     case "txt":
-      return { body: renderText(doc.segments), contentType: "text/plain; charset=utf-8" };
+      return { body: renderLines(transcriptLines(doc)), contentType: "text/plain; charset=utf-8" };
     case "srt":
-      return { body: renderSrt(buildCues(doc.segments, meta.cueRules)), contentType: "application/x-subrip; charset=utf-8" };
+      return { body: renderSrt(doc.editedCues ?? buildCues(doc.segments, meta.cueRules)), contentType: "application/x-subrip; charset=utf-8" };
     case "vtt":
-      return { body: renderVtt(buildCues(doc.segments, meta.cueRules)), contentType: "text/vtt; charset=utf-8" };
+      return { body: renderVtt(doc.editedCues ?? buildCues(doc.segments, meta.cueRules)), contentType: "text/vtt; charset=utf-8" };
     case "json":
       return { body: JSON.stringify(toJson(doc), null, 2), contentType: "application/json; charset=utf-8" };
     case "json-v2":
@@ -58,8 +64,18 @@ export function renderTranscript(doc: TranscriptDocument, format: TranscriptForm
   }
 }
 
-function renderText(segments: readonly TranscriptSegment[]): string {
-  const lines = segments.map((segment) => segment.text.trim()).filter((text) => text.length > 0);
+/**
+ * The transcript's text, one entry per segment, or per edited cue (its wrapped lines joined
+ * again: the wrapping is subtitle layout, not a break in the text). Empty entries are dropped.
+ */
+export function transcriptLines(doc: TranscriptDocument): string[] {
+  const lines = doc.editedCues
+    ? doc.editedCues.map((cue) => cue.lines.map((line) => line.trim()).filter(Boolean).join(" "))
+    : doc.segments.map((segment) => segment.text.trim());
+  return lines.filter((text) => text.length > 0);
+}
+
+function renderLines(lines: readonly string[]): string {
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
 

@@ -6,6 +6,7 @@ import type { RouteContext, Router } from "../../http/router";
 import { guardedRoute } from "./guard";
 import type { JobStatus } from "../../jobs/job-status";
 import type { JobView } from "../../services/job-views";
+import { transcriptLines } from "../../transcripts/render-transcript";
 import { receiveMediaUpload } from "./upload-media";
 
 /** The async wrapper API of seeds/001, over the same job system. */
@@ -62,7 +63,8 @@ async function toAsyncDetail(app: App, job: JobView): Promise<Record<string, unk
     const { document } = await app.jobs.transcript(job.id);
     return {
       ...summary,
-      transcript: document.segments.map((segment) => segment.text).join(" ").trim(),
+      // The same text the txt download has, so a user's subtitle edit shows here too.
+      transcript: transcriptLines(document).join(" "),
       media_format: job.media?.format ?? null,
       media_sample_rate_hz: job.media?.sampleRateHz ?? null,
       s3_url: job.media?.uri ?? null,

@@ -1,8 +1,11 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
+import { z } from "zod";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
+import { assertAuthorizedWithQueryToken } from "../../http/auth";
+import { parseByteRange } from "../../http/byte-range";
 import { sendJson, v2ErrorShape } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { toMediaView } from "../../services/job-views";
@@ -26,20 +29,64 @@ export function registerUploadRoutes(router: Router, app: App): void {
     }),
   );
 
-  // GET /api/media/{id}/content: a stored file's bytes (an upload, a corrected SRT, a converted video).
+  // GET (and HEAD) /api/media/{id}/content: a stored file's bytes (an upload, a corrected SRT,
+  // a converted video). Byte ranges let the dashboard's <audio>/<video> player seek;
+  // ?disposition=inline plays instead of downloading; ?access_token= stands in for the
+  // Authorization header a media element cannot send.
+  const mediaGuard = guardedRoute(app, v2ErrorShape, ({ req, url }) => assertAuthorizedWithQueryToken(req, url, app.config.apiKeys));
   router.on(
     "GET",
     "/api/media/:id/content",
-    guard(async ({ res, params }) => {
+    mediaGuard(async ({ req, res, params, url }) => {
+      const disposition = dispositionSchema.safeParse(url.searchParams.get("disposition") ?? undefined);
+      if (!disposition.success) throw new AppError("BAD_REQUEST", 'disposition must be "attachment" or "inline"');
       const media = await app.media.get(params.id!);
       const file = await app.media.localPath(media);
       const size = (await stat(file)).size;
-      res.writeHead(200, {
+      const headers = {
         "content-type": media.contentType ?? "application/octet-stream",
-        "content-length": size,
-        "content-disposition": `attachment; filename="${media.originalName.replace(/["\\\r\n]/g, "_")}"`,
+        "content-disposition": contentDisposition(disposition.data, media.originalName),
+        "accept-ranges": "bytes",
+      };
+      const range = parseByteRange(req.headers.range, size);
+      if (range.kind === "unsatisfiable") {
+        res.writeHead(416, { "content-range": `bytes */${size}`, "content-length": 0 });
+        res.end();
+        return;
+      }
+      const { start, end } = range.kind === "partial" ? range : { start: 0, end: size - 1 };
+      res.writeHead(range.kind === "partial" ? 206 : 200, {
+        ...headers,
+        "content-length": end - start + 1,
+        ...(range.kind === "partial" ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
       });
-      await pipeline(createReadStream(file), res);
+      if (req.method === "HEAD" || size === 0) {
+        res.end();
+        return;
+      }
+      try {
+        await pipeline(createReadStream(file, { start, end }), res);
+      } catch (error) {
+        // Players drop a response as soon as they seek elsewhere: not a server error.
+        if (res.destroyed && isPrematureClose(error)) return;
+        throw error;
+      }
     }),
   );
+}
+
+const dispositionSchema = z.enum(["attachment", "inline"]).default("attachment");
+
+/**
+ * A Content-Disposition header for a stored file's name: an ASCII fallback in `filename`
+ * (Node refuses header characters beyond Latin-1) and the exact name in RFC 6266's `filename*`.
+ */
+function contentDisposition(type: "attachment" | "inline", name: string): string {
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return fallback === name ? `${type}; filename="${name}"` : `${type}; filename="${fallback}"; filename*=UTF-8''${exact}`;
+}
+
+function isPrematureClose(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ERR_STREAM_PREMATURE_CLOSE";
 }

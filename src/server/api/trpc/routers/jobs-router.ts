@@ -2,6 +2,7 @@ import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
 import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
 import { convertOptionsSchema } from "../../../media/convert-media";
+import { MAX_EDITED_SRT_BYTES } from "../../../services/job-service";
 import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
 import { publicProcedure, router } from "../init";
 
@@ -126,10 +127,22 @@ export const jobsRouter = router({
   transcript: publicProcedure
     .input(idInput.extend({ format: z.enum(TRANSCRIPT_FORMATS).default("json") }))
     .query(async ({ ctx, input }) => {
-      const { job, document } = await ctx.app.jobs.transcript(input.id);
+      const { job, document, editedAt } = await ctx.app.jobs.transcript(input.id);
       const rendered = renderTranscript(document, input.format, { dataName: job.media?.originalName ?? job.id, language: job.language ?? document.language });
-      return { format: input.format, contentType: rendered.contentType, body: rendered.body, document };
+      return { format: input.format, contentType: rendered.contentType, body: rendered.body, document, editedAt };
     }),
+
+  /** Saves the dashboard's edit of a finished transcription's subtitles (SRT text); srt, vtt and txt use it from then on. */
+  saveSubtitles: publicProcedure
+    // Characters bound the parse cheaply here; the service checks the exact UTF-8 size.
+    .input(idInput.extend({ srt: z.string().max(MAX_EDITED_SRT_BYTES) }))
+    .mutation(({ ctx, input }) => ctx.app.jobs.saveSubtitles(input.id, input.srt)),
+
+  /** Drops the subtitle edit: srt, vtt and txt are the recogniser's again. */
+  discardSubtitleEdits: publicProcedure.input(idInput).mutation(async ({ ctx, input }) => {
+    await ctx.app.jobs.discardSubtitleEdits(input.id);
+    return { ok: true as const };
+  }),
 
   log: publicProcedure.input(idInput).query(({ ctx, input }) => ctx.app.jobs.log(input.id)),
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readThroughput, throughputInputSchema } from "../../../services/throughput";
 import { publicProcedure, router } from "../init";
 
 /** Capacity and engine health for the dashboard. */
@@ -8,6 +9,10 @@ export const systemRouter = router({
     const remote = ctx.app.remote ? await ctx.app.remote.queueStats() : null;
     return { ...snapshot, queuedJobs: ctx.app.dispatcher.queueDepth, engine: ctx.app.engine.info, engineError: ctx.app.engine.error, remote };
   }),
+  /** Jobs done and failed, and seconds of media done, per time slice of the recent past (the capacity chart). */
+  throughput: publicProcedure
+    .input(throughputInputSchema.default({ windowMinutes: 60, buckets: 30 }))
+    .query(({ ctx, input }) => readThroughput(ctx.app.database.prisma, input)),
   media: publicProcedure.input(z.object({ id: z.string().min(1) })).query(async ({ ctx, input }) => {
     const media = await ctx.app.media.get(input.id);
     return { id: media.id, originalName: media.originalName, sizeBytes: Number(media.sizeBytes), durationS: media.durationS, format: media.format, uri: ctx.app.media.uri(media) };
