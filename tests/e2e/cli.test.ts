@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { makeTempDir, type TempDir } from "../helpers/fixtures";
+import { makeTempDir, sharedTempDir, type TempDir } from "../helpers/fixtures";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 import { toneWav } from "../helpers/wav";
 
@@ -13,7 +13,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** Runs the CLI as a user would (the bin's entry), collecting its output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin.mjs"), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // A scratch working directory: the CLI keeps its resume state in the current directory when there is no --out.
+    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin.mjs"), ...args], { cwd: sharedTempDir(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,0 +1,115 @@
+"use client";
+
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useId, useState } from "react";
+import { ErrorState, Loading } from "../query-states";
+import { useTRPC } from "../trpc";
+import { ThroughputChart } from "./throughput-chart";
+
+const WINDOWS = [
+  { minutes: 15, label: "15 minutes" },
+  { minutes: 60, label: "1 hour" },
+  { minutes: 360, label: "6 hours" },
+  { minutes: 1440, label: "24 hours" },
+] as const;
+
+function Stat({ label, value, hint }: { label: string; value: string | number; hint?: string }) {
+  return (
+    <div className="stat-card">
+      <dt>{label}</dt>
+      <dd>
+        <span className="stat-value">{value}</span>
+        {hint ? <span className="muted small">{hint}</span> : null}
+      </dd>
+    </div>
+  );
+}
+
+export function CapacityPage() {
+  const trpc = useTRPC();
+  const [windowMinutes, setWindowMinutes] = useState<number>(60);
+  const windowId = useId();
+  const capacity = useQuery({ ...trpc.system.capacity.queryOptions(), refetchInterval: 2_000 });
+  const throughput = useQuery({ ...trpc.system.throughput.queryOptions({ windowMinutes, buckets: 30 }), refetchInterval: 10_000, placeholderData: keepPreviousData });
+
+  return (
+    <>
+      <h1>Capacity</h1>
+      {capacity.isPending ? (
+        <Loading what="capacity" />
+      ) : capacity.isError ? (
+        <ErrorState error={capacity.error} what="capacity" onRetry={() => void capacity.refetch()} />
+      ) : (
+        <>
+          <section aria-labelledby="engines-heading" className="card">
+            <h2 id="engines-heading">Engines</h2>
+            <dl className="stat-grid">
+              <Stat label="In use" value={capacity.data.usedEngines} hint={`of ${capacity.data.maxEngines}`} />
+              <Stat label="Free" value={capacity.data.unusedEngines} />
+              <Stat label="Queued jobs" value={capacity.data.queuedJobs} />
+              <Stat label="Running jobs" value={capacity.data.activeJobs.length} />
+            </dl>
+            <div className="meter" aria-hidden="true">
+              {Array.from({ length: capacity.data.maxEngines }, (_, i) => (
+                <span key={i} className={i < capacity.data.usedEngines ? "slot slot-used" : "slot"} />
+              ))}
+            </div>
+            {capacity.data.engine ? (
+              <p>
+                Engine <strong>{capacity.data.engine.name}</strong> · model <span className="mono">{capacity.data.engine.model}</span> · provider {capacity.data.engine.provider} · languages {capacity.data.engine.languages.join(", ")}
+              </p>
+            ) : null}
+            {capacity.data.engineError ? (
+              <p className="callout callout-error" role="alert">
+                The engine could not start: {capacity.data.engineError}
+              </p>
+            ) : null}
+            {capacity.data.remote ? (
+              <p>
+                Remote workers (SQS): {capacity.data.remote.queued} tasks waiting, {capacity.data.remote.running} running, {capacity.data.remote.deadLettered} dead-lettered.
+              </p>
+            ) : null}
+            {capacity.data.activeJobs.length > 0 ? (
+              <>
+                <h3>Running now</h3>
+                <ul>
+                  {capacity.data.activeJobs.map((active) => (
+                    <li key={active.jobId}>
+                      <Link href={`/jobs/${encodeURIComponent(active.jobId)}`} className="mono">
+                        {active.jobId}
+                      </Link>{" "}
+                      on {active.parallelEngines} engine{active.parallelEngines === 1 ? "" : "s"}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
+          </section>
+        </>
+      )}
+      <section aria-labelledby="throughput-heading" className="card">
+        <div className="page-head">
+          <h2 id="throughput-heading">Throughput</h2>
+          <div className="field">
+            <label htmlFor={windowId}>Window</label>
+            <select id={windowId} value={windowMinutes} onChange={(event) => setWindowMinutes(Number(event.target.value))}>
+              {WINDOWS.map((option) => (
+                <option key={option.minutes} value={option.minutes}>
+                  {option.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+        {throughput.isPending ? (
+          <Loading what="throughput" />
+        ) : throughput.isError ? (
+          <ErrorState error={throughput.error} what="throughput" onRetry={() => void throughput.refetch()} />
+        ) : (
+          <ThroughputChart buckets={throughput.data.buckets} bucketMs={throughput.data.bucketMs} />
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { requestedCues, startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fake-openai-server";
+import { librivoxClips, makeAudio, makeTempDir, type TempDir } from "../helpers/fixtures";
+import { startServerProcess, type ServerProcess } from "../helpers/server-process";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** Where the run's screenshots go: `npm run screenshots` points this at docs/screenshots. */
+const SCREENSHOT_DIR = path.resolve(ROOT, process.env.SCREENSHOT_DIR ?? "test-results/screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await fs.mkdir(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+/** "1:05.2" (a cue's time as the transcript shows it) → 65.2 s. */
+function clockSeconds(text: string): number {
+  const [minutes, seconds] = text.trim().split(":");
+  return Number(minutes) * 60 + Number(seconds);
+}
+
+/** The model's stand-in: capitalises each cue's first letter and ends it with a full stop, timings untouched. */
+function tidyCues(cues: ReturnType<typeof requestedCues>) {
+  return cues.map((cue) => ({ ...cue, text: `${cue.text.charAt(0).toUpperCase()}${cue.text.slice(1)}`.replace(/([^.])$/, "$1.") }));
+}
+
+describe("dashboard in a real browser, against the production build", { timeout: 600_000 }, () => {
+  let temp: TempDir;
+  let llm: FakeOpenAiServer;
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    // Always build: a .next left from another checkout would test old pages.
+    const build = spawnSync(process.execPath, [path.join(ROOT, "scripts/build.mjs")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } });
+    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
+    temp = await makeTempDir("dashboard-");
+    llm = await startFakeOpenAiServer((request) => ({ kind: "content", content: JSON.stringify({ cues: tidyCues(requestedCues(request)) }) }));
+    server = await startServerProcess({
+      env: { SERVE_UI: "true", DATA_DIR: temp.dir, ASR_ENGINE: "pocketsphinx", PARALLEL: "2", OPENAI_BASE_URL: llm.baseURL, OPENAI_API_KEY: "test", LLM_MODEL: "stand-in-model" },
+      startTimeoutMs: 120_000,
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"] });
+    const context = await browser.newContext({ baseURL: server.baseUrl, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    // An exception in the pages' code fails the run (the last test), not just a screenshot.
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.kill();
+    await llm?.close();
+    await temp?.cleanup();
+  });
+
+  it("starts empty, with the way to the upload page", async () => {
+    await page.goto("/");
+    await page.getByRole("heading", { name: "Jobs" }).waitFor();
+    await page.getByText("No jobs yet.").waitFor();
+    await screenshot(page, "jobs-empty");
+  });
+
+  let batchUrl = "";
+  it("uploads three real speech files (flagging one it cannot take) and creates a batch", async () => {
+    // Three recordings of real read speech: two of pocketsphinx-testdata's five LibriVox
+    // sentences each, with a pause after each, so every file has several cues.
+    const clips = librivoxClips();
+    assert.ok(clips.length >= 5, "pocketsphinx-testdata's LibriVox clips are installed");
+    const files: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const pair = [clips[(n * 2) % clips.length]!, clips[(n * 2 + 1) % clips.length]!];
+      const parts = pair.flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 0.8 }]);
+      files.push(await makeAudio(parts, { dir: temp.dir, name: `chapter-${n + 1}.wav` }));
+    }
+    const notes = temp.file("notes.txt");
+    await fs.writeFile(notes, "not media");
+    await page.goto("/upload");
+    await page.getByLabel("Files to upload").setInputFiles([...files, notes]);
+    const rejected = page.locator('li[data-file="notes.txt"]');
+    await rejected.getByText("Unsupported: Not audio or video (.txt)").waitFor();
+    await page.getByRole("radio", { name: /Subtitles \(SRT\)/ }).check();
+    await page.getByText("3 files to upload").waitFor();
+    await screenshot(page, "upload");
+    await page.getByRole("button", { name: "Upload and start (3)" }).click();
+    await page.waitForURL(/\/batches\/[^/]+$/, { timeout: 60_000 });
+    batchUrl = page.url();
+  });
+
+  it("shows the batch's aggregate progress live until all three are done", async () => {
+    await page.getByText("3 of 3 files finished").waitFor({ timeout: 180_000 });
+    assert.equal(await page.locator('[data-stat="done"]').textContent(), "3");
+    assert.equal(await page.locator("tr[data-status='DONE']").count(), 3);
+    await screenshot(page, "batch");
+  });
+
+  it("lists the batch on the jobs page and filters by status", async () => {
+    await page.goto("/");
+    await page.locator("tr[data-status='DONE']").first().waitFor();
+    await screenshot(page, "jobs");
+    await page.getByLabel("Status").selectOption("FAILED");
+    await page.getByText("No jobs match these filters.").waitFor();
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await page.locator("tr[data-status='DONE']").first().waitFor();
+  });
+
+  let jobUrl = "";
+  it("opens a transcript and seeks the player by clicking a segment, and by keyboard", async () => {
+    await page.goto(batchUrl);
+    await page.locator("tr[data-status='DONE'] td.cell-title a").first().click();
+    await page.waitForURL(/\/jobs\/[^/]+$/);
+    jobUrl = page.url();
+    const cues = page.getByRole("list", { name: /Transcript/ }).getByRole("button");
+    await cues.first().waitFor();
+    const count = await cues.count();
+    assert.ok(count >= 2, `expected several cues, got ${count}`);
+    // The player must have loaded the media before it can seek.
+    await page.waitForFunction(() => (document.querySelector("audio")?.readyState ?? 0) >= 1);
+
+    const target = cues.nth(count - 1);
+    const startText = (await target.locator(".cue-time").textContent()) ?? "";
+    await target.click();
+    await page.waitForFunction(() => (document.querySelector("audio")?.currentTime ?? 0) > 0.5);
+    const position = await page.evaluate(() => document.querySelector("audio")!.currentTime);
+    const expected = clockSeconds(startText);
+    assert.ok(Math.abs(position - expected) < 0.2, `seeked to ${position}, cue starts at ${expected}`);
+    assert.equal(await target.getAttribute("aria-current"), "true", "the cue played is highlighted");
+
+    const firstStart = clockSeconds((await cues.first().locator(".cue-time").textContent()) ?? "");
+    await cues.first().focus();
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((start) => Math.abs((document.querySelector("audio")?.currentTime ?? -1) - start) < 0.2, firstStart);
+    assert.equal(await cues.first().getAttribute("aria-current"), "true");
+    await screenshot(page, "job");
+  });
+
+  it("validates an SRT edit, saves a corrected cue, and the downloaded SRT has it", async () => {
+    const endField = page.getByLabel("Cue 1 end");
+    const original = await endField.inputValue();
+    await endField.fill("00:00:0x,000");
+    await page.getByText("Use HH:MM:SS,mmm").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Save subtitles" }).isDisabled(), true, "an invalid cue blocks saving");
+    await endField.fill(original);
+
+    await page.getByLabel("Cue 1 text").fill("An edited first cue");
+    await page.getByRole("button", { name: "Save subtitles" }).click();
+    await page.getByText(/^Saved \d+ cues/).waitFor();
+    await page.getByRole("heading", { name: /Transcript/ }).getByText("edited").waitFor();
+    // The synced transcript shows the edit too.
+    await page.getByRole("list", { name: /Transcript/ }).getByText("An edited first cue").waitFor();
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download SRT" }).click()]);
+    assert.match(download.suggestedFilename(), /\.srt$/);
+    const srt = await fs.readFile((await download.path())!, "utf8");
+    assert.match(srt, /^1\r?\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\r?\nAn edited first cue\r?\n/);
+    await screenshot(page, "job-editor");
+  });
+
+  it("fixes the subtitles with the LLM and shows the before/after diff", async () => {
+    await page.getByRole("button", { name: "Fix with LLM", exact: true }).click();
+    await page.getByRole("table").filter({ hasText: "cues changed" }).waitFor({ timeout: 60_000 });
+    const firstAfter = await page.locator(".diff-table tbody tr").first().locator(".diff-after").textContent();
+    assert.match(firstAfter ?? "", /\.$/, "the diff shows the corrected text");
+    assert.ok(llm.requests.length >= 1);
+    // Applying the corrections makes them this job's subtitles.
+    await page.getByRole("button", { name: "Use the corrected subtitles" }).click();
+    await page.getByRole("list", { name: /Transcript/ }).getByText("An edited first cue.", { exact: true }).waitFor();
+    assert.equal(await page.getByLabel("Cue 1 text").inputValue(), "An edited first cue.");
+    await page.getByRole("region", { name: "Fix with LLM" }).screenshot({ path: path.join(SCREENSHOT_DIR, "job-llm-fix.png") });
+  });
+
+  it("shows engines, queue depth and throughput on the capacity page", async () => {
+    await page.goto("/capacity");
+    await page.getByRole("heading", { name: "Engines" }).waitFor();
+    await page.locator(".stat-card").filter({ hasText: "In use" }).getByText("of 2").waitFor();
+    const chart = page.getByRole("img", { name: /Files finished per/ });
+    await chart.waitFor();
+    // 3 transcriptions and the LLM fix finished in the last hour.
+    assert.match((await chart.getAttribute("aria-label")) ?? "", /4 done, 0 failed/);
+    await screenshot(page, "capacity");
+  });
+
+  it("reports a job that does not exist instead of crashing", async () => {
+    await page.goto("/jobs/no-such-job");
+    await page.getByRole("alert").getByText(/no-such-job/).waitFor();
+    assert.ok(jobUrl.length > 0);
+  });
+
+  it("raised no errors in the pages' code", () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
