@@ -30,6 +30,29 @@ function tidyCues(cues: ReturnType<typeof requestedCues>) {
   return cues.map((cue) => ({ ...cue, text: `${cue.text.charAt(0).toUpperCase()}${cue.text.slice(1)}`.replace(/([^.])$/, "$1.") }));
 }
 
+before(() => {
+  // Always build: a .next left from another checkout would test old pages.
+  const build = spawnSync(process.execPath, [path.join(ROOT, "scripts/build.mjs")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } });
+  assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
+});
+
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"] });
+}
+
+/** Three recordings of real read speech: two of pocketsphinx-testdata's five LibriVox sentences each, with a pause after each, so every file has several cues. */
+async function speechFiles(dir: string, count: number): Promise<string[]> {
+  const clips = librivoxClips();
+  assert.ok(clips.length >= 5, "pocketsphinx-testdata's LibriVox clips are installed");
+  const files: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const pair = [clips[(n * 2) % clips.length]!, clips[(n * 2 + 1) % clips.length]!];
+    const parts = pair.flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 0.8 }]);
+    files.push(await makeAudio(parts, { dir, name: `chapter-${n + 1}.wav` }));
+  }
+  return files;
+}
+
 describe("dashboard in a real browser, against the production build", { timeout: 600_000 }, () => {
   let temp: TempDir;
   let llm: FakeOpenAiServer;
@@ -39,16 +62,13 @@ describe("dashboard in a real browser, against the production build", { timeout:
   const pageErrors: string[] = [];
 
   before(async () => {
-    // Always build: a .next left from another checkout would test old pages.
-    const build = spawnSync(process.execPath, [path.join(ROOT, "scripts/build.mjs")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
     temp = await makeTempDir("dashboard-");
     llm = await startFakeOpenAiServer((request) => ({ kind: "content", content: JSON.stringify({ cues: tidyCues(requestedCues(request)) }) }));
     server = await startServerProcess({
       env: { SERVE_UI: "true", DATA_DIR: temp.dir, ASR_ENGINE: "pocketsphinx", PARALLEL: "2", OPENAI_BASE_URL: llm.baseURL, OPENAI_API_KEY: "test", LLM_MODEL: "stand-in-model" },
       startTimeoutMs: 120_000,
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"] });
+    browser = await launchChromium();
     const context = await browser.newContext({ baseURL: server.baseUrl, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     // An exception in the pages' code fails the run (the last test), not just a screenshot.
@@ -71,16 +91,7 @@ describe("dashboard in a real browser, against the production build", { timeout:
 
   let batchUrl = "";
   it("uploads three real speech files (flagging one it cannot take) and creates a batch", async () => {
-    // Three recordings of real read speech: two of pocketsphinx-testdata's five LibriVox
-    // sentences each, with a pause after each, so every file has several cues.
-    const clips = librivoxClips();
-    assert.ok(clips.length >= 5, "pocketsphinx-testdata's LibriVox clips are installed");
-    const files: string[] = [];
-    for (let n = 0; n < 3; n++) {
-      const pair = [clips[(n * 2) % clips.length]!, clips[(n * 2 + 1) % clips.length]!];
-      const parts = pair.flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 0.8 }]);
-      files.push(await makeAudio(parts, { dir: temp.dir, name: `chapter-${n + 1}.wav` }));
-    }
+    const files = await speechFiles(temp.dir, 3);
     const notes = temp.file("notes.txt");
     await fs.writeFile(notes, "not media");
     await page.goto("/upload");
@@ -196,5 +207,46 @@ describe("dashboard in a real browser, against the production build", { timeout:
 
   it("raised no errors in the pages' code", () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe("dashboard on a server that requires an API key", { timeout: 300_000 }, () => {
+  let temp: TempDir;
+  let server: ServerProcess;
+  let browser: Browser;
+
+  before(async () => {
+    temp = await makeTempDir("dashboard-key-");
+    server = await startServerProcess({ env: { SERVE_UI: "true", DATA_DIR: temp.dir, ASR_ENGINE: "pocketsphinx", PARALLEL: "1", API_KEYS: "dashboard-secret" }, startTimeoutMs: 120_000 });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.kill();
+    await temp?.cleanup();
+  });
+
+  it("asks for the key, then uploads, plays the media and downloads with it", async () => {
+    const page = await (await browser.newContext({ baseURL: server.baseUrl, acceptDownloads: true })).newPage();
+    await page.goto("/");
+    await page.getByRole("alert").getByText("This server needs an API key").waitFor();
+    await page.getByLabel("API key").fill("wrong-key");
+    await page.getByRole("button", { name: "Save key" }).click();
+    await page.getByRole("alert").getByText("This server needs an API key").waitFor();
+    await page.getByLabel("API key").fill("dashboard-secret");
+    await page.getByRole("button", { name: "Save key" }).click();
+    await page.getByText("No jobs yet.").waitFor();
+
+    // The upload (XHR), the batch (tRPC) and the player (a plain media URL) all carry the key.
+    await page.goto("/upload");
+    await page.getByLabel("Files to upload").setInputFiles(await speechFiles(temp.dir, 1));
+    await page.getByRole("button", { name: "Upload and start (1)" }).click();
+    await page.waitForURL(/\/batches\//);
+    await page.getByText("1 of 1 files finished").waitFor({ timeout: 120_000 });
+    await page.locator("tr[data-status='DONE'] td.cell-title a").first().click();
+    await page.getByRole("list", { name: /Transcript/ }).getByRole("button").first().waitFor();
+    await page.waitForFunction(() => (document.querySelector("audio")?.readyState ?? 0) >= 1, undefined, { timeout: 15_000 });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download WebVTT" }).click()]);
+    assert.match(await fs.readFile((await download.path())!, "utf8"), /^WEBVTT/);
   });
 });

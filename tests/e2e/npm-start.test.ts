@@ -51,7 +51,8 @@ describe("npm start (the embedded default, with the dashboard)", () => {
       const page = await fetch(`${base}/`);
       assert.equal(page.status, 200);
       const html = await page.text();
-      assert.match(html, /<h1>Transcribe<\/h1>/);
+      assert.match(html, /<h1>Jobs<\/h1>/, "the jobs page is the dashboard's home");
+      assert.match(html, /<nav aria-label="Main">/);
       const jobs = (await (await fetch(`${base}/jobs`)).json()) as { max_engines: number };
       assert.equal(jobs.max_engines, 2, "--parallel reaches the server through npm start");
 

@@ -69,7 +69,12 @@ describe("operations", () => {
     const right = await fetch(`${t.baseUrl}/v2/jobs`, { headers: { authorization: "Bearer secret-2" } });
     assert.equal(right.status, 200);
     assert.equal((await fetch(`${t.baseUrl}/transcribe-jobs`)).status, 401);
-    assert.equal((await fetch(`${t.baseUrl}/api/trpc/system.capacity`)).status, 401);
+    // tRPC answers in its own error shape, so typed clients (the dashboard) can tell a missing key from a failure.
+    const trpcAnonymous = await fetch(`${t.baseUrl}/api/trpc/system.capacity`);
+    assert.equal(trpcAnonymous.status, 401);
+    const trpcError = (await trpcAnonymous.json()) as { error: { json: { message: string; data: { code: string; httpStatus: number } } } };
+    assert.equal(trpcError.error.json.message, "Missing Authorization: Bearer <API key> header");
+    assert.equal(trpcError.error.json.data.code, "UNAUTHORIZED");
     assert.equal((await fetch(`${t.baseUrl}/api/trpc/system.capacity`, { headers: { authorization: "Bearer secret-1" } })).status, 200);
     assert.equal((await fetch(`${t.baseUrl}/live`)).status, 200);
     assert.equal((await fetch(`${t.baseUrl}/jobs`)).status, 200);

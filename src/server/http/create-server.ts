@@ -1,4 +1,5 @@
 import http from "node:http";
+import { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { App } from "../app";
 import { registerAsyncTranscribeRoutes } from "../api/rest/async-transcribe-routes";
@@ -28,13 +29,26 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   registerAsyncTranscribeRoutes(router, app);
   registerUploadRoutes(router, app);
 
-  const trpc = createHTTPHandler({ router: appRouter, basePath: `${TRPC_PREFIX}/`, createContext: () => ({ app }) });
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: `${TRPC_PREFIX}/`,
+    // Checked here rather than before the handler so a missing key is a tRPC error (401 with
+    // the tRPC body) that typed clients, the dashboard included, can recognise.
+    createContext: ({ req }) => {
+      try {
+        assertAuthorized(req, app.config.apiKeys);
+      } catch (error) {
+        if (error instanceof AppError) throw new TRPCError({ code: "UNAUTHORIZED", message: error.message, cause: error });
+        throw error;
+      }
+      return { app };
+    },
+  });
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handle = async () => {
       if (url.pathname === TRPC_PREFIX || url.pathname.startsWith(`${TRPC_PREFIX}/`)) {
-        assertAuthorized(req, app.config.apiKeys);
         await trpc(req, res);
         return;
       }

@@ -69,7 +69,16 @@ export function validateCues(cues: readonly EditableCue[]): { errors: Map<string
   return { errors, warnings };
 }
 
-/** The cues as an SRT file, numbered from 1. Call only when validateCues found no errors. */
+/**
+ * The cues as an SRT file, numbered from 1. Call only when validateCues found no errors.
+ * A blank line ends an SRT block, so blank lines inside a cue's text are dropped (as the
+ * server's renderSrt does); otherwise the server would reject the saved file.
+ */
 export function serializeSrt(cues: readonly EditableCue[]): string {
-  return cues.map((cue, i) => `${i + 1}\n${formatTimestamp(parseTimestamp(cue.start) ?? 0)} --> ${formatTimestamp(parseTimestamp(cue.end) ?? 0)}\n${cue.text.trim()}\n`).join("\n");
+  return cues
+    .map((cue, i) => {
+      const text = cue.text.split(/\r?\n/).filter((line) => line.trim() !== "").join("\n").trim();
+      return `${i + 1}\n${formatTimestamp(parseTimestamp(cue.start) ?? 0)} --> ${formatTimestamp(parseTimestamp(cue.end) ?? 0)}\n${text}\n`;
+    })
+    .join("\n");
 }

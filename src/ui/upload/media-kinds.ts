@@ -28,7 +28,8 @@ export function rejectReason(file: File, operation: Operation): string | null {
   const subtitles = extensionOf(file.name) === "srt";
   if (operation === "fix") return subtitles ? null : "Not an .srt file";
   if (subtitles) return "Subtitles: choose “Fix SRT with LLM”";
-  return isMedia(file) ? null : `Not audio or video (.${extensionOf(file.name) || "no extension"})`;
+  const ext = extensionOf(file.name);
+  return isMedia(file) ? null : `Not audio or video (${ext ? `.${ext}` : "no extension"})`;
 }
 
 /** Hidden files and OS clutter a dropped folder brings along. */
