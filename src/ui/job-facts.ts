@@ -5,6 +5,7 @@ import type { JobView } from "./trpc";
 // fields the dashboard shows, and tolerate anything else.
 const engineResult = z.object({ engine: z.string() });
 const modelParams = z.object({ model: z.string() });
+const batchParams = z.object({ count: z.number().int() });
 
 /** Which engine (or LLM model) did, or will do, the work. */
 export function jobEngine(job: JobView): string {
@@ -16,7 +17,10 @@ export function jobEngine(job: JobView): string {
   return job.enginesRequested > 1 ? `${job.enginesRequested} slots` : "—";
 }
 
-/** The job's name in tables: its file, or the batch it is. */
+/** The job's name in tables: its file, or the batch it is ("Batch of 3 files · 1a2b3c"). */
 export function jobTitle(job: JobView): string {
-  return job.media?.originalName ?? `Batch ${job.id}`;
+  if (job.media) return job.media.originalName;
+  const batch = batchParams.safeParse(job.params);
+  if (!batch.success) return `Batch ${job.id}`;
+  return `Batch of ${batch.data.count} file${batch.data.count === 1 ? "" : "s"} · ${job.id.slice(-6)}`;
 }
