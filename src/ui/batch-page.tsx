@@ -7,6 +7,7 @@ import { JobActions } from "./job-actions";
 import { JobLog } from "./job/job-log";
 import { PagedJobs } from "./paged-jobs";
 import { ErrorState, Loading } from "./query-states";
+import { StatList } from "./stat-list";
 import { isActiveStatus, ProgressBar, StatusBadge } from "./status";
 import { useTRPC } from "./trpc";
 
@@ -49,36 +50,17 @@ export function BatchPage({ id }: { id: string }) {
           </span>
         </div>
         <ProgressBar value={batch.total ? finished / batch.total : 0} status={job.status} label="Batch progress" />
-        <dl className="stats">
-          <div>
-            <dt>Done</dt>
-            <dd data-stat="done">{batch.done}</dd>
-          </div>
-          <div>
-            <dt>Running</dt>
-            <dd data-stat="running">{batch.running}</dd>
-          </div>
-          <div>
-            <dt>Queued</dt>
-            <dd data-stat="queued">{batch.queued}</dd>
-          </div>
-          <div>
-            <dt>Failed</dt>
-            <dd data-stat="failed">{batch.failed}</dd>
-          </div>
-          <div>
-            <dt>Cancelled</dt>
-            <dd data-stat="cancelled">{batch.cancelled}</dd>
-          </div>
-          <div>
-            <dt>Created</dt>
-            <dd>{formatDateTime(job.createdAt)}</dd>
-          </div>
-          <div>
-            <dt>Run time</dt>
-            <dd>{formatElapsed(job.startedAt ?? job.createdAt, job.finishedAt)}</dd>
-          </div>
-        </dl>
+        <StatList
+          stats={[
+            { label: "Done", value: batch.done, key: "done" },
+            { label: "Running", value: batch.running, key: "running" },
+            { label: "Queued", value: batch.queued, key: "queued" },
+            { label: "Failed", value: batch.failed, key: "failed" },
+            { label: "Cancelled", value: batch.cancelled, key: "cancelled" },
+            { label: "Created", value: formatDateTime(job.createdAt) },
+            { label: "Run time", value: formatElapsed(job.startedAt ?? job.createdAt, job.finishedAt) },
+          ]}
+        />
         {job.failureReason ? <p className="error-text">{job.failureReason}</p> : null}
       </section>
       <section aria-labelledby="children-heading">

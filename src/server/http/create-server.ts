@@ -9,7 +9,7 @@ import { registerV2Routes } from "../api/rest/v2-jobs-routes";
 import { appRouter } from "../api/trpc/root";
 import { AppError, describeError } from "../errors";
 import { assertAuthorized } from "./auth";
-import { sendError, sendJson, v2ErrorShape } from "./respond";
+import { redactUrl, sendError, sendJson, v2ErrorShape } from "./respond";
 import { Router } from "./router";
 
 /** Serves requests the API does not own (the Next.js dashboard), if any. */
@@ -65,7 +65,7 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
       sendJson(res, 404, { code: 404, error: "Not found", detail: `No route for ${req.method} ${url.pathname}` });
     };
     handle().catch((error: unknown) => {
-      if (!(error instanceof AppError)) app.logger.error("unhandled request error", { url: req.url, error: describeError(error) });
+      if (!(error instanceof AppError)) app.logger.error("unhandled request error", { url: redactUrl(req.url), error: describeError(error) });
       sendError(res, req, error, v2ErrorShape, app.logger);
     });
   });

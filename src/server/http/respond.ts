@@ -57,11 +57,16 @@ export function sendError(res: ServerResponse, req: IncomingMessage, error: unkn
   const appError = error instanceof AppError ? error : new AppError("INTERNAL", publicMessageOf(error));
   const status = httpStatusOf(appError);
   if (status >= 500 && status !== 503 && status !== 504) {
-    logger.error("request failed", { method: req.method, url: req.url, error: describeError(error) });
+    logger.error("request failed", { method: req.method, url: redactUrl(req.url), error: describeError(error) });
   }
   if (res.headersSent) {
     res.destroy();
     return;
   }
   sendJson(res, status, shape(status, appError));
+}
+
+/** A request URL fit for a log line: an API key passed as ?access_token= (media players) is masked. */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(/([?&]access_token=)[^&#]*/gi, "$1[redacted]");
 }

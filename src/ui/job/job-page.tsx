@@ -8,6 +8,7 @@ import { formatBytes, formatDateTime, formatDuration, formatElapsed, isBatchJobT
 import { JobActions } from "../job-actions";
 import { jobEngine, jobTitle } from "../job-facts";
 import { ErrorState, Loading } from "../query-states";
+import { StatList } from "../stat-list";
 import { isActiveStatus, ProgressBar, StatusBadge } from "../status";
 import { useTRPC, type JobView } from "../trpc";
 import { CueDiff } from "./cue-diff";
@@ -15,27 +16,21 @@ import { JobLog } from "./job-log";
 import { TranscriptSection } from "./transcript-section";
 
 function Facts({ job }: { job: JobView }) {
-  const rows: [string, string][] = [
-    ["Type", jobTypeLabel(job.type)],
-    ["Language", job.language ?? "—"],
-    ["Engine", jobEngine(job)],
-    ["Audio", formatDuration(job.media?.durationS)],
-    ["File size", job.media ? formatBytes(job.media.sizeBytes) : "—"],
-    ["Created", formatDateTime(job.createdAt)],
-    ["Started", formatDateTime(job.startedAt)],
-    ["Finished", formatDateTime(job.finishedAt)],
-    ["Run time", formatElapsed(job.startedAt, job.finishedAt)],
-    ["Attempts", `${job.attempts} of ${job.maxAttempts}`],
-  ];
   return (
-    <dl className="stats">
-      {rows.map(([term, value]) => (
-        <div key={term}>
-          <dt>{term}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
+    <StatList
+      stats={[
+        { label: "Type", value: jobTypeLabel(job.type) },
+        { label: "Language", value: job.language ?? "—" },
+        { label: "Engine", value: jobEngine(job) },
+        { label: "Audio", value: formatDuration(job.media?.durationS) },
+        { label: "File size", value: job.media ? formatBytes(job.media.sizeBytes) : "—" },
+        { label: "Created", value: formatDateTime(job.createdAt) },
+        { label: "Started", value: formatDateTime(job.startedAt) },
+        { label: "Finished", value: formatDateTime(job.finishedAt) },
+        { label: "Run time", value: formatElapsed(job.startedAt, job.finishedAt) },
+        { label: "Attempts", value: `${job.attempts} of ${job.maxAttempts}` },
+      ]}
+    />
   );
 }
 
