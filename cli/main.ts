@@ -1,9 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
-import superjson from "superjson";
-import type { AppRouter } from "../src/server/api/trpc/root";
+import { authHeaders, CONNECTION_OPTIONS, createApi, readConnection, type Api, type Connection } from "./connection";
 import { ProgressBoard } from "./progress";
 import { ResumeState } from "./resume-state";
 import { UploadRefusedError, uploadFile } from "./upload-file";
@@ -12,12 +10,13 @@ const USAGE = `transcribe-cli: bulk uploads and downloads against a transcriptio
 
   transcribe-cli upload <files|dirs...> [--op transcribe|srt|fix|convert] [--language en]
                  [--format srt|vtt|txt|json|json-v2] [--convert-to mp4|m4a|mp3|wav]
-                 [--concurrency 4] [--wait] [--out DIR] [--server URL]
-  transcribe-cli status <job-id>        [--server URL]
-  transcribe-cli list [--status S] [--limit N] [--server URL]
-  transcribe-cli download <job-id> [--format srt] [--out DIR] [--server URL]
+                 [--concurrency 4] [--wait] [--out DIR] [--server URL] [--api-key KEY]
+  transcribe-cli status <job-id>        [--server URL] [--api-key KEY]
+  transcribe-cli list [--status S] [--limit N] [--server URL] [--api-key KEY]
+  transcribe-cli download <job-id> [--format srt] [--out DIR] [--server URL] [--api-key KEY]
 
---server defaults to $TRANSCRIBE_SERVER or http://127.0.0.1:18000. A re-run of upload skips
+--server defaults to $TRANSCRIBE_SERVER or http://127.0.0.1:18000; --api-key to $TRANSCRIBE_API_KEY
+(needed when the server sets API_KEYS). A re-run of upload skips
 files already done (state in <out or cwd>/.transcribe-cli.json).`;
 
 const MEDIA_EXTENSIONS = new Set([".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma", ".webm", ".mp4", ".m4v", ".mkv", ".mov", ".avi", ".mpg", ".mpeg", ".ts", ".3gp"]);
@@ -31,11 +30,6 @@ type Operation = keyof typeof OPERATIONS;
 const FORMATS = ["srt", "vtt", "txt", "json", "json-v2"] as const;
 type Format = (typeof FORMATS)[number];
 const EXTENSION: Record<Format, string> = { srt: "srt", vtt: "vtt", txt: "txt", json: "json", "json-v2": "v2.json" };
-
-function client(server: string) {
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: new URL("/api/trpc", server).href, transformer: superjson })] });
-}
-type Api = ReturnType<typeof client>;
 
 /** Files under the given paths (directories walked recursively), sorted. */
 async function collect(paths: readonly string[]): Promise<string[]> {
@@ -63,7 +57,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   }));
 }
 
-async function upload(api: Api, server: string, args: string[]): Promise<number> {
+async function upload(api: Api, connection: Connection, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -75,7 +69,7 @@ async function upload(api: Api, server: string, args: string[]): Promise<number>
       concurrency: { type: "string", default: "4" },
       wait: { type: "boolean", default: false },
       out: { type: "string" },
-      server: { type: "string" },
+      ...CONNECTION_OPTIONS,
     },
   });
   if (!(values.op! in OPERATIONS)) throw new Error(`--op must be one of ${Object.keys(OPERATIONS).join(", ")}`);
@@ -105,7 +99,7 @@ async function upload(api: Api, server: string, args: string[]): Promise<number>
   await eachLimited(pending.filter((file) => !mediaIds.has(file)), Math.max(1, Number(values.concurrency)), async (file) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const media = await uploadFile(server, file, (sent, total) => board.update(file, path.basename(file), total ? (0.5 * sent) / total : 0.5, "uploading"));
+        const media = await uploadFile(connection, file, (sent, total) => board.update(file, path.basename(file), total ? (0.5 * sent) / total : 0.5, "uploading"));
         mediaIds.set(file, media.id);
       } catch (error) {
         if (error instanceof UploadRefusedError || attempt >= 3) {
@@ -153,7 +147,7 @@ async function upload(api: Api, server: string, args: string[]): Promise<number>
     for (;;) {
       const { job } = await api.jobs.get.query({ id: jobId });
       if (job.status === "DONE") {
-        const target = await writeOutput(api, server, job, file, op, format, outDir);
+        const target = await writeOutput(api, connection, job, file, op, format, outDir);
         await state.set(file, { mediaId: mediaIds.get(file)!, jobId, done: true });
         board.update(file, `${path.basename(file)} → ${target}`, 1, "done");
         return;
@@ -172,13 +166,13 @@ async function upload(api: Api, server: string, args: string[]): Promise<number>
   return failed.size ? 1 : 0;
 }
 
-async function writeOutput(api: Api, server: string, job: { id: string; result: unknown }, input: string, op: Operation, format: Format, outDir: string | null): Promise<string> {
+async function writeOutput(api: Api, connection: Connection, job: { id: string; result: unknown }, input: string, op: Operation, format: Format, outDir: string | null): Promise<string> {
   const dir = outDir ?? path.dirname(input);
   await fs.mkdir(dir, { recursive: true });
   const base = path.basename(input, path.extname(input));
   if (op === "fix" || op === "convert") {
     const result = job.result as { outputMediaFileId: string; format?: string };
-    const response = await fetch(new URL(`/api/media/${result.outputMediaFileId}/content`, server));
+    const response = await fetch(new URL(`/api/media/${result.outputMediaFileId}/content`, connection.server), { headers: authHeaders(connection) });
     if (!response.ok) throw new Error(`Downloading the output of ${job.id} failed: HTTP ${response.status}`);
     const target = path.join(dir, op === "fix" ? `${base}.fixed.srt` : `${base}.converted.${result.format ?? "mp4"}`);
     await fs.writeFile(target, Buffer.from(await response.arrayBuffer()));
@@ -192,27 +186,26 @@ async function writeOutput(api: Api, server: string, job: { id: string; result: 
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const serverFlag = rest.indexOf("--server");
-  const server = (serverFlag >= 0 ? rest[serverFlag + 1] : undefined) ?? process.env.TRANSCRIBE_SERVER ?? "http://127.0.0.1:18000";
-  const api = client(server);
+  const connection = readConnection(rest);
+  const api = createApi(connection);
   switch (command) {
     case "upload":
-      return upload(api, server, rest);
+      return upload(api, connection, rest);
     case "status": {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: { server: { type: "string" } } });
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: { ...CONNECTION_OPTIONS } });
       if (!positionals[0]) throw new Error("status needs a job id");
       const { job, batch } = await api.jobs.get.query({ id: positionals[0] });
       process.stdout.write(`${JSON.stringify({ id: job.id, type: job.type, status: job.status, progress: job.progress, failureReason: job.failureReason, ...(batch ? { batch } : {}) }, null, 2)}\n`);
       return 0;
     }
     case "list": {
-      const { values } = parseArgs({ args: rest, options: { status: { type: "string" }, limit: { type: "string", default: "20" }, server: { type: "string" } } });
+      const { values } = parseArgs({ args: rest, options: { status: { type: "string" }, limit: { type: "string", default: "20" }, ...CONNECTION_OPTIONS } });
       const page = await api.jobs.list.query({ limit: Number(values.limit), ...(values.status ? { status: [values.status.toUpperCase() as "DONE"] } : {}) });
       for (const job of page.jobs) process.stdout.write(`${job.id}  ${job.status.padEnd(9)} ${job.type.padEnd(18)} ${job.media?.originalName ?? ""}\n`);
       return 0;
     }
     case "download": {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { format: { type: "string", default: "srt" }, out: { type: "string", default: "." }, server: { type: "string" } } });
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { format: { type: "string", default: "srt" }, out: { type: "string", default: "." }, ...CONNECTION_OPTIONS } });
       if (!positionals[0]) throw new Error("download needs a job id");
       const transcript = await api.jobs.transcript.query({ id: positionals[0], format: values.format as Format });
       const target = path.join(values.out!, `${positionals[0]}.${EXTENSION[values.format as Format] ?? values.format}`);

@@ -5,6 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { z } from "zod";
+import { authHeaders, type Connection } from "./connection";
 
 const uploadReplySchema = z.object({ media: z.object({ id: z.string(), durationS: z.number().nullable(), format: z.string().nullable() }) });
 const errorReplySchema = z.object({ detail: z.string().optional(), error: z.string().optional(), message: z.string().optional() }).passthrough();
@@ -21,18 +22,18 @@ export class UploadRefusedError extends Error {
  * Streams one file to POST /api/uploads as multipart/form-data, reporting bytes sent, so a
  * large video never sits in memory and the caller can draw a progress bar.
  */
-export async function uploadFile(server: string, file: string, onBytes: (sent: number, total: number) => void, signal?: AbortSignal): Promise<{ id: string }> {
+export async function uploadFile(connection: Connection, file: string, onBytes: (sent: number, total: number) => void, signal?: AbortSignal): Promise<{ id: string }> {
   const total = (await fs.stat(file)).size;
   const boundary = `----transcribe-cli-${randomBytes(12).toString("hex")}`;
   const name = path.basename(file).replace(/["\r\n]/g, "_");
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const url = new URL("/api/uploads", server);
+  const url = new URL("/api/uploads", connection.server);
   const client = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     const request = client.request(
       url,
-      { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + total + tail.length }, ...(signal ? { signal } : {}) },
+      { method: "POST", headers: { ...authHeaders(connection), "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + total + tail.length }, ...(signal ? { signal } : {}) },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -88,3 +88,37 @@ describe("transcribe-cli against a running server", { timeout: 180_000 }, () => 
     assert.match(usage.stdout, /transcribe-cli upload <files\|dirs\.\.\.>/);
   });
 });
+
+describe("transcribe-cli against a server that requires an API key", { timeout: 180_000 }, () => {
+  let t: TestApp;
+  let temp: TempDir;
+
+  before(async () => {
+    t = await startTestApp("sqlite", { ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"), PARALLEL: "2", API_KEYS: "cli-secret" });
+    temp = await makeTempDir("cli-key-");
+  });
+  after(async () => {
+    await t.close();
+    await temp.cleanup();
+  });
+
+  it("sends --api-key (or $TRANSCRIBE_API_KEY) on uploads, tRPC calls and output downloads, and says so when it is missing", async () => {
+    const input = temp.file("clips");
+    await fs.mkdir(input);
+    for (let i = 0; i < 2; i++) await fs.writeFile(path.join(input, `clip-${i}.wav`), toneWav({ frequencyHz: 500 + i * 100, durationS: 1 }));
+
+    const anonymous = await cli(["list"], { TRANSCRIBE_SERVER: t.baseUrl });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /Missing Authorization: Bearer <API key> header/);
+
+    // convert: its outputs are media files, fetched over plain HTTP with the key.
+    const out = temp.file("out");
+    const converted = await cli(["upload", input, "--op", "convert", "--convert-to", "wav", "--wait", "--out", out, "--api-key", "cli-secret", "--server", t.baseUrl]);
+    assert.equal(converted.code, 0, converted.stderr);
+    for (let i = 0; i < 2; i++) assert.ok((await fs.stat(path.join(out, `clip-${i}.converted.wav`))).size > 1000);
+
+    const listed = await cli(["list"], { TRANSCRIBE_SERVER: t.baseUrl, TRANSCRIBE_API_KEY: "cli-secret" });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /DONE\s+batch_convert/);
+  });
+});
