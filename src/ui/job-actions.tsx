@@ -13,17 +13,20 @@ export function JobActions({ job, compact = false }: { job: Pick<JobView, "id" |
   const cancel = useMutation(trpc.jobs.cancel.mutationOptions({ onSettled: refresh }));
   const retry = useMutation(trpc.jobs.retry.mutationOptions({ onSettled: refresh }));
   const failed = cancel.error ?? retry.error;
-  const name = compact ? ` job ${job.id}` : "";
+  const cancelText = cancel.isPending ? "Cancelling…" : "Cancel";
+  const retryText = retry.isPending ? "Retrying…" : job.type.startsWith("batch_") ? "Retry failed" : "Retry";
+  // In a table every row has the same buttons: the accessible name says which job (and starts with the visible text).
+  const named = (text: string) => (compact ? `${text} job ${job.id}` : undefined);
   return (
     <div className="actions">
       {isActiveStatus(job.status) ? (
-        <button type="button" className="button-secondary" disabled={cancel.isPending} onClick={() => cancel.mutate({ id: job.id })} aria-label={`Cancel${name}`}>
-          {cancel.isPending ? "Cancelling…" : "Cancel"}
+        <button type="button" className="button-secondary" disabled={cancel.isPending} onClick={() => cancel.mutate({ id: job.id })} aria-label={named(cancelText)}>
+          {cancelText}
         </button>
       ) : null}
       {job.status === "FAILED" || job.status === "CANCELLED" ? (
-        <button type="button" className="button-secondary" disabled={retry.isPending} onClick={() => retry.mutate({ id: job.id })} aria-label={`Retry${name}`}>
-          {retry.isPending ? "Retrying…" : job.type.startsWith("batch_") ? "Retry failed" : "Retry"}
+        <button type="button" className="button-secondary" disabled={retry.isPending} onClick={() => retry.mutate({ id: job.id })} aria-label={named(retryText)}>
+          {retryText}
         </button>
       ) : null}
       {failed ? (

@@ -199,6 +199,47 @@ describe("dashboard in a real browser, against the production build", { timeout:
     await screenshot(page, "capacity");
   });
 
+  it("takes dropped files, reports a refused upload per file, and starts the batch without it", async () => {
+    await page.goto("/upload");
+    const speech = (await fs.readFile(librivoxClips()[1]!.path)).toString("base64");
+    const dropped = await page.evaluateHandle((wav) => {
+      const data = new DataTransfer();
+      data.items.add(new File([Uint8Array.from(atob(wav), (char) => char.charCodeAt(0))], "dropped-speech.wav", { type: "audio/wav" }));
+      data.items.add(new File(["RIFF but not really a WAV"], "broken.wav", { type: "audio/wav" }));
+      return data;
+    }, speech);
+    await page.locator(".dropzone").dispatchEvent("drop", { dataTransfer: dropped });
+    await page.getByText("2 files to upload").waitFor();
+    await page.getByRole("button", { name: "Upload and start (2)" }).click();
+    // The server refuses the broken file (4xx: not retried); the other upload is unaffected.
+    await page.getByRole("alert").getByText("1 file could not be uploaded").waitFor({ timeout: 30_000 });
+    await screenshot(page, "upload-failed");
+    const broken = page.locator('li[data-file="broken.wav"]');
+    assert.match((await broken.locator(".file-state").textContent()) ?? "", /\S/, "the refusal is shown beside the file");
+    assert.equal(await page.locator('li[data-file="dropped-speech.wav"] .file-state').textContent(), "uploaded");
+    await page.getByRole("button", { name: "Start without the 1 failed" }).click();
+    await page.waitForURL(/\/batches\//);
+    await page.getByText("1 of 1 files finished").waitFor({ timeout: 60_000 });
+  });
+
+  it("cancels a running batch from its page, then retries its cancelled file to completion", async () => {
+    // About 40 s of real speech: long enough to still be running when Cancel is clicked.
+    const clips = librivoxClips();
+    const parts = [...clips, ...clips].flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 1 }]);
+    const long = await makeAudio(parts, { dir: temp.dir, name: "long-reading.wav" });
+    await page.goto("/upload");
+    await page.getByLabel("Files to upload").setInputFiles([long]);
+    await page.getByRole("button", { name: "Upload and start (1)" }).click();
+    await page.waitForURL(/\/batches\//);
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    await page.locator("tr[data-status='CANCELLED']").waitFor();
+    assert.equal(await page.locator('[data-stat="cancelled"]').textContent(), "1");
+    await page.getByRole("button", { name: "Retry failed" }).click();
+    await page.locator("tr[data-status='DONE']").waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('[data-stat="done"]').textContent(), "1");
+    await page.getByRole("list", { name: "Log lines" }).getByText(/Batch finished: 1 done/).waitFor();
+  });
+
   it("reports a job that does not exist instead of crashing", async () => {
     await page.goto("/jobs/no-such-job");
     await page.getByRole("alert").getByText(/no-such-job/).waitFor();
