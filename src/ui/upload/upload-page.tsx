@@ -18,6 +18,20 @@ const CONCURRENT_UPLOADS = 3;
 const ATTEMPTS_PER_FILE = 3;
 const CONVERT_FORMATS = ["mp4", "m4a", "mp3", "wav"] as const;
 
+/** Rows the file list draws: thousands of rows would make every progress update slow. */
+const MAX_LISTED = 300;
+
+/** The rows worth showing first when there are too many: problems, then what is moving, then the rest in order. */
+function visibleItems(items: readonly Item[], operation: Operation): Item[] {
+  if (items.length <= MAX_LISTED) return [...items];
+  const rank = (item: Item) => (item.state === "failed" || rejectReason(item.picked.file, operation) ? 0 : item.state === "uploading" ? 1 : 2);
+  return items
+    .map((item, index) => ({ item, index }))
+    .sort((a, b) => rank(a.item) - rank(b.item) || a.index - b.index)
+    .slice(0, MAX_LISTED)
+    .map(({ item }) => item);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `work` over `items` with at most `limit` in flight. */
@@ -215,7 +229,7 @@ export function UploadPage() {
               <ProgressBar value={totalBytes ? loadedBytes / totalBytes : 0} label="Total upload progress" />
             </div>
             <ul className="file-list" aria-label="Chosen files">
-              {items.map((item) => {
+              {visibleItems(items, operation).map((item) => {
                 const reason = rejectReason(item.picked.file, operation);
                 return (
                   <li key={item.key} className={reason ? "file-rejected" : `file-${item.state}`} data-file={item.picked.path}>
@@ -236,6 +250,7 @@ export function UploadPage() {
                 );
               })}
             </ul>
+            {items.length > MAX_LISTED ? <p className="muted small">…and {items.length - MAX_LISTED} more files (the progress bar above counts them all).</p> : null}
           </>
         )}
       </section>
