@@ -1,6 +1,7 @@
 import { formatDuration } from "../format";
+import type { RouterOutputs } from "../trpc";
 
-export type ThroughputBucket = { start: Date; done: number; failed: number; audioS: number };
+type ThroughputBucket = RouterOutputs["system"]["throughput"]["buckets"][number];
 
 const WIDTH = 720;
 const HEIGHT = 220;
