@@ -65,7 +65,7 @@ export function BatchPage({ id }: { id: string }) {
       </section>
       <section aria-labelledby="children-heading">
         <h2 id="children-heading">Files</h2>
-        <PagedJobs filters={{ parentId: job.id }} caption={`Files of batch ${job.id}`} empty={<p>This batch has no files.</p>} />
+        <PagedJobs filters={{ parentId: job.id, order: "oldest" }} caption={`Files of batch ${job.id}`} empty={<p>This batch has no files.</p>} />
       </section>
       <JobLog id={job.id} live={isActiveStatus(job.status)} />
     </>

@@ -1,7 +1,8 @@
 "use client";
 
 import Link from "next/link";
-import { useId, useState } from "react";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useId } from "react";
 import { jobTypeLabel } from "./format";
 import { PagedJobs, type JobFilters } from "./paged-jobs";
 import type { JobView } from "./trpc";
@@ -17,18 +18,44 @@ function localDay(value: string): Date | undefined {
   return new Date(year, month - 1, day);
 }
 
+const FILTER_KEYS = ["status", "type", "from", "to"] as const;
+type FilterKey = (typeof FILTER_KEYS)[number];
+
+/**
+ * The filters live in the URL (?status=FAILED&from=2026-11-01), so a reload, the back button
+ * and a shared link keep them.
+ */
+function useUrlFilters(): [Record<FilterKey, string>, (patch: Partial<Record<FilterKey, string>>) => void] {
+  const search = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname() ?? "/";
+  const values = Object.fromEntries(FILTER_KEYS.map((key) => [key, search?.get(key) ?? ""])) as Record<FilterKey, string>;
+  const update = (patch: Partial<Record<FilterKey, string>>) => {
+    const next = new URLSearchParams(search?.toString() ?? "");
+    for (const [key, value] of Object.entries(patch)) {
+      if (value) next.set(key, value);
+      else next.delete(key);
+    }
+    const query = next.toString();
+    router.replace(query ? `${pathname}?${query}` : pathname, { scroll: false });
+  };
+  return [values, update];
+}
+
 export function JobsPage() {
-  const [status, setStatus] = useState("");
-  const [type, setType] = useState("");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
+  const [{ status, type, from, to }, setFilters] = useUrlFilters();
+  const setStatus = (value: string) => setFilters({ status: value });
+  const setType = (value: string) => setFilters({ type: value });
+  const setFrom = (value: string) => setFilters({ from: value });
+  const setTo = (value: string) => setFilters({ to: value });
   const ids = { status: useId(), type: useId(), from: useId(), to: useId() };
 
   const fromDate = localDay(from);
   const toDate = localDay(to);
   const filters: JobFilters = {
     parentId: null,
-    ...(status ? { status: [status as JobView["status"]] } : {}),
+    // A hand-edited URL with an unknown status is ignored rather than sent.
+    ...(STATUSES.includes(status as JobView["status"]) ? { status: [status as JobView["status"]] } : {}),
     ...(type ? { type: [type] } : {}),
     ...(fromDate ? { createdAfter: fromDate } : {}),
     // "To" includes the whole day chosen.
@@ -38,12 +65,6 @@ export function JobsPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Jobs</h1>
-        <Link className="button" href="/upload">
-          Upload files
-        </Link>
-      </div>
       <form className="filters" aria-label="Filter jobs" onSubmit={(event) => event.preventDefault()}>
         <div className="field">
           <label htmlFor={ids.status}>Status</label>
@@ -79,12 +100,7 @@ export function JobsPage() {
           <button
             type="button"
             className="button-secondary"
-            onClick={() => {
-              setStatus("");
-              setType("");
-              setFrom("");
-              setTo("");
-            }}
+            onClick={() => setFilters({ status: "", type: "", from: "", to: "" })}
           >
             Clear filters
           </button>

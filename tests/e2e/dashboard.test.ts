@@ -119,6 +119,11 @@ describe("dashboard in a real browser, against the production build", { timeout:
     await screenshot(page, "jobs");
     await page.getByLabel("Status").selectOption("FAILED");
     await page.getByText("No jobs match these filters.").waitFor();
+    // The filter is in the URL: a reload keeps it.
+    await page.waitForURL(/\?status=FAILED$/);
+    await page.reload();
+    await page.getByText("No jobs match these filters.").waitFor();
+    assert.equal(await page.getByLabel("Status").inputValue(), "FAILED");
     await page.getByRole("button", { name: "Clear filters" }).click();
     await page.locator("tr[data-status='DONE']").first().waitFor();
   });

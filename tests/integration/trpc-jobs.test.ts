@@ -78,6 +78,12 @@ for (const provider of TEST_PROVIDERS) {
 
       const children = await caller.jobs.list({ parentId: batch.id, limit: 10 });
       assert.equal(children.jobs.length, 3);
+      assert.deepEqual(children.jobs.map((child) => child.id), [...settled.batch!.childIds].reverse(), "newest first by default");
+      // Oldest first is the order the files were given, page by page.
+      const firstTwo = await caller.jobs.list({ parentId: batch.id, limit: 2, order: "oldest" });
+      const rest = await caller.jobs.list({ parentId: batch.id, limit: 2, order: "oldest", cursor: firstTwo.nextCursor! });
+      assert.deepEqual([...firstTwo.jobs, ...rest.jobs].map((child) => child.media?.id), media.map((m) => m.id));
+      assert.equal(rest.nextCursor, null);
       const failedChild = children.jobs.find((child) => child.status === "FAILED")!;
       const doneBefore = children.jobs.filter((child) => child.status === "DONE").map((child) => [child.id, child.finishedAt?.getTime()]);
 

@@ -85,6 +85,8 @@ export type ListJobsInput = {
   limit: number;
   /** Opaque cursor from a previous page (the last job's id). */
   cursor?: string;
+  /** By creation time; "oldest" lists a batch's files in the order they were given. Default "newest". */
+  order?: "newest" | "oldest";
 };
 
 export type ServiceDeps = {
@@ -298,7 +300,7 @@ export class JobService {
         ...(input.parentId !== undefined ? { parentId: input.parentId } : {}),
       },
       include: { mediaFile: true },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      orderBy: input.order === "oldest" ? [{ createdAt: "asc" }, { id: "asc" }] : [{ createdAt: "desc" }, { id: "desc" }],
       take: input.limit + 1,
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });

@@ -98,12 +98,15 @@ export const jobsRouter = router({
         parentId: z.string().nullable().default(null),
         limit: z.number().int().min(1).max(100).default(20),
         cursor: z.string().optional(),
+        /** By creation time; "oldest" lists a batch's files in the order they were given. */
+        order: z.enum(["newest", "oldest"]).default("newest"),
       }),
     )
     .query(({ ctx, input }) =>
       ctx.app.jobs.list({
         limit: input.limit,
         parentId: input.parentId,
+        order: input.order,
         ...(input.status ? { statuses: input.status } : {}),
         ...(input.type ? { types: input.type } : {}),
         ...(input.createdBefore ? { createdBefore: input.createdBefore } : {}),
