@@ -1,6 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { eachLimited } from "../src/shared/each-limited";
+import { TRANSCRIPT_FILE_EXTENSION } from "../src/server/transcripts/render-transcript";
 import { authHeaders, CONNECTION_OPTIONS, createApi, readConnection, type Api, type Connection } from "./connection";
 import { ProgressBoard } from "./progress";
 import { ResumeState } from "./resume-state";
@@ -29,7 +31,6 @@ const OPERATIONS = {
 type Operation = keyof typeof OPERATIONS;
 const FORMATS = ["srt", "vtt", "txt", "json", "json-v2"] as const;
 type Format = (typeof FORMATS)[number];
-const EXTENSION: Record<Format, string> = { srt: "srt", vtt: "vtt", txt: "txt", json: "json", "json-v2": "v2.json" };
 
 /** Files under the given paths (directories walked recursively), sorted. */
 async function collect(paths: readonly string[]): Promise<string[]> {
@@ -47,14 +48,6 @@ async function collect(paths: readonly string[]): Promise<string[]> {
 function supported(file: string, op: Operation): boolean {
   const extension = path.extname(file).toLowerCase();
   return OPERATIONS[op].accepts === "srt" ? extension === ".srt" : MEDIA_EXTENSIONS.has(extension);
-}
-
-/** Runs `work` over items with at most `limit` at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
 }
 
 async function upload(api: Api, connection: Connection, args: string[]): Promise<number> {
@@ -126,7 +119,7 @@ async function upload(api: Api, connection: Connection, args: string[]): Promise
       mediaFileIds: needJob.map((file) => mediaIds.get(file)!),
       type: OPERATIONS[op].batch,
       language: values.language!,
-      ...(op === "convert" ? { convert: { format: values["convert-to"] as "mp4", crf: 23, preset: "veryfast", audioBitrateKbps: 128 } } : {}),
+      ...(op === "convert" ? { convert: { format: values["convert-to"] as "mp4" } } : {}),
     });
     const { batch } = await api.jobs.get.query({ id: parent.id });
     for (const [index, file] of needJob.entries()) await state.set(file, { mediaId: mediaIds.get(file)!, jobId: batch!.childIds[index]! });
@@ -179,7 +172,7 @@ async function writeOutput(api: Api, connection: Connection, job: { id: string; 
     return target;
   }
   const transcript = await api.jobs.transcript.query({ id: job.id, format });
-  const target = path.join(dir, `${base}.${EXTENSION[format]}`);
+  const target = path.join(dir, `${base}.${TRANSCRIPT_FILE_EXTENSION[format]}`);
   await fs.writeFile(target, transcript.body);
   return target;
 }
@@ -208,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { format: { type: "string", default: "srt" }, out: { type: "string", default: "." }, ...CONNECTION_OPTIONS } });
       if (!positionals[0]) throw new Error("download needs a job id");
       const transcript = await api.jobs.transcript.query({ id: positionals[0], format: values.format as Format });
-      const target = path.join(values.out!, `${positionals[0]}.${EXTENSION[values.format as Format] ?? values.format}`);
+      const target = path.join(values.out!, `${positionals[0]}.${TRANSCRIPT_FILE_EXTENSION[values.format as Format] ?? values.format}`);
       await fs.mkdir(values.out!, { recursive: true });
       await fs.writeFile(target, transcript.body);
       process.stdout.write(`${target}\n`);

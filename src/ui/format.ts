@@ -1,5 +1,7 @@
 /** Display formatting shared by every page. Pure functions, no React. */
 
+import { isBatchType } from "../server/jobs/job-types";
+
 /** 75.4 → "1:15"; 3725 → "1:02:05". */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
@@ -61,11 +63,7 @@ export function jobTypeLabel(type: string): string {
   return TYPE_LABELS[type] ?? type;
 }
 
-export function isBatchJobType(type: string): boolean {
-  return type.startsWith("batch_");
-}
-
 /** Where a job's page is: batches have their own. */
 export function jobHref(job: { id: string; type: string }): string {
-  return isBatchJobType(job.type) ? `/batches/${encodeURIComponent(job.id)}` : `/jobs/${encodeURIComponent(job.id)}`;
+  return isBatchType(job.type) ? `/batches/${encodeURIComponent(job.id)}` : `/jobs/${encodeURIComponent(job.id)}`;
 }

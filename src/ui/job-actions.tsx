@@ -1,6 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { isBatchType } from "../server/jobs/job-types";
 import { useTRPC, type JobView } from "./trpc";
 import { errorMessage } from "./query-states";
 import { isActiveStatus } from "./status";
@@ -14,7 +15,7 @@ export function JobActions({ job, compact = false }: { job: Pick<JobView, "id" |
   const retry = useMutation(trpc.jobs.retry.mutationOptions({ onSettled: refresh }));
   const failed = cancel.error ?? retry.error;
   const cancelText = cancel.isPending ? "Cancelling…" : "Cancel";
-  const retryText = retry.isPending ? "Retrying…" : job.type.startsWith("batch_") ? "Retry failed" : "Retry";
+  const retryText = retry.isPending ? "Retrying…" : isBatchType(job.type) ? "Retry failed" : "Retry";
   // In a table every row has the same buttons: the accessible name says which job (and starts with the visible text).
   const named = (text: string) => (compact ? `${text} job ${job.id}` : undefined);
   return (

@@ -3,12 +3,14 @@
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useId } from "react";
+import { jobStatusSchema } from "../server/jobs/job-status";
+import { batchJobTypeSchema, singleJobTypeSchema } from "../server/jobs/job-types";
 import { jobTypeLabel } from "./format";
 import { PagedJobs, type JobFilters } from "./paged-jobs";
 import type { JobView } from "./trpc";
 
-const STATUSES: JobView["status"][] = ["QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"];
-const TYPES = ["batch_transcribe", "batch_generate_srt", "batch_fix_srt", "batch_convert", "transcribe", "generate_srt", "fix_srt", "convert"] as const;
+const STATUSES = jobStatusSchema.options;
+const TYPES = [...batchJobTypeSchema.options, ...singleJobTypeSchema.options];
 
 /** "2026-11-24" from a date input, read as local midnight. */
 function localDay(value: string): Date | undefined {

@@ -8,6 +8,9 @@ export const TRANSCRIPT_FORMATS = ["txt", "srt", "vtt", "json", "json-v2"] as co
 
 export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 
+/** File name extension of each format when clients save it (the CLI, dashboard downloads). */
+export const TRANSCRIPT_FILE_EXTENSION: Record<TranscriptFormat, string> = { txt: "txt", srt: "srt", vtt: "vtt", json: "json", "json-v2": "v2.json" };
+
 /** A finished transcript and the job facts its renderings mention. */
 export type TranscriptDocument = {
   jobId: string;

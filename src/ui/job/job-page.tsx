@@ -2,9 +2,9 @@
 
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { convertResultSchema, fixSrtResultSchema } from "../../server/jobs/job-types";
+import { convertResultSchema, fixSrtResultSchema, isBatchType } from "../../server/jobs/job-types";
 import { mediaContentUrl } from "../api-key";
-import { formatBytes, formatDateTime, formatDuration, formatElapsed, isBatchJobType, jobTypeLabel } from "../format";
+import { formatBytes, formatDateTime, formatDuration, formatElapsed, jobTypeLabel } from "../format";
 import { JobActions } from "../job-actions";
 import { jobEngine, jobTitle } from "../job-facts";
 import { ErrorState, Loading } from "../query-states";
@@ -84,7 +84,7 @@ export function JobPage({ id }: { id: string }) {
   if (query.isPending) return <Loading what="the job" />;
   if (query.isError) return <ErrorState error={query.error} what={`job ${id}`} onRetry={() => void query.refetch()} />;
   const { job } = query.data;
-  if (isBatchJobType(job.type)) {
+  if (isBatchType(job.type)) {
     return (
       <p className="callout">
         {id} is a batch: <Link href={`/batches/${encodeURIComponent(id)}`}>open the batch page</Link>.

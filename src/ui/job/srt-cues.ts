@@ -3,6 +3,8 @@
  * again (it is the authority); this gives the editor immediate, per-field feedback.
  */
 
+import { formatTimestamp as formatSrtTimestamp, timestampSeconds } from "../../server/subtitles/cues";
+
 export type EditableCue = { key: string; start: string; end: string; text: string };
 export type Cue = { startS: number; endS: number; text: string };
 
@@ -12,18 +14,13 @@ const TIMESTAMP = /^(\d{1,2}):([0-5]\d):([0-5]\d)[,.](\d{3})$/;
 export function parseTimestamp(value: string): number | null {
   const match = TIMESTAMP.exec(value.trim());
   if (!match) return null;
-  const [, h, m, s, ms] = match;
-  return Number(h) * 3600 + Number(m) * 60 + Number(s) + Number(ms) / 1000;
+  const [, h, m = "", s = "", ms = ""] = match;
+  return timestampSeconds(h, m, s, ms);
 }
 
 /** 62.345 → "00:01:02,345" (rounded to the millisecond). */
 export function formatTimestamp(seconds: number): string {
-  const totalMs = Math.max(0, Math.round(seconds * 1000));
-  const h = Math.floor(totalMs / 3_600_000);
-  const m = Math.floor((totalMs % 3_600_000) / 60_000);
-  const s = Math.floor((totalMs % 60_000) / 1000);
-  const ms = totalMs % 1000;
-  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")},${String(ms).padStart(3, "0")}`;
+  return formatSrtTimestamp(seconds, ",");
 }
 
 /** The cues of an SRT the server rendered (well-formed by construction). */

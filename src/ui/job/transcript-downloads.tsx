@@ -1,17 +1,18 @@
 "use client";
 
 import { useState } from "react";
+import { TRANSCRIPT_FILE_EXTENSION } from "../../server/transcripts/render-transcript";
 import { errorMessage } from "../query-states";
 import { useTRPCClient, type RouterInputs } from "../trpc";
 
 type Format = NonNullable<RouterInputs["jobs"]["transcript"]["format"]>;
 
-const FORMATS: { format: Format; label: string; extension: string }[] = [
-  { format: "txt", label: "Text", extension: "txt" },
-  { format: "srt", label: "SRT", extension: "srt" },
-  { format: "vtt", label: "WebVTT", extension: "vtt" },
-  { format: "json", label: "JSON (word timings)", extension: "json" },
-  { format: "json-v2", label: "JSON (Speechmatics v2)", extension: "v2.json" },
+const FORMATS: { format: Format; label: string }[] = [
+  { format: "txt", label: "Text" },
+  { format: "srt", label: "SRT" },
+  { format: "vtt", label: "WebVTT" },
+  { format: "json", label: "JSON (word timings)" },
+  { format: "json-v2", label: "JSON (Speechmatics v2)" },
 ];
 
 /** Saves text as a file through a temporary link (works for every format, with or without an API key). */
@@ -30,12 +31,12 @@ export function TranscriptDownloads({ jobId, baseName }: { jobId: string; baseNa
   const client = useTRPCClient();
   const [pending, setPending] = useState<Format | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const download = async (format: Format, extension: string) => {
+  const download = async (format: Format) => {
     setPending(format);
     setError(null);
     try {
       const rendered = await client.jobs.transcript.query({ id: jobId, format });
-      saveText(rendered.body, `${baseName}.${extension}`, rendered.contentType);
+      saveText(rendered.body, `${baseName}.${TRANSCRIPT_FILE_EXTENSION[format]}`, rendered.contentType);
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -46,8 +47,8 @@ export function TranscriptDownloads({ jobId, baseName }: { jobId: string; baseNa
     <section aria-labelledby="downloads-heading">
       <h2 id="downloads-heading">Downloads</h2>
       <div className="actions">
-        {FORMATS.map(({ format, label, extension }) => (
-          <button key={format} type="button" className="button-secondary" disabled={pending !== null} onClick={() => void download(format, extension)}>
+        {FORMATS.map(({ format, label }) => (
+          <button key={format} type="button" className="button-secondary" disabled={pending !== null} onClick={() => void download(format)}>
             {pending === format ? "Preparing…" : `Download ${label}`}
           </button>
         ))}

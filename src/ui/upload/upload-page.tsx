@@ -3,6 +3,8 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useId, useRef, useState } from "react";
+import { convertOptionsSchema } from "../../server/media/convert-options";
+import { eachLimited } from "../../shared/each-limited";
 import { formatBytes } from "../format";
 import { errorMessage } from "../query-states";
 import { ProgressBar } from "../status";
@@ -16,7 +18,7 @@ type Item = { key: string; picked: PickedFile; state: ItemState; loaded: number;
 
 const CONCURRENT_UPLOADS = 3;
 const ATTEMPTS_PER_FILE = 3;
-const CONVERT_FORMATS = ["mp4", "m4a", "mp3", "wav"] as const;
+const CONVERT_FORMATS = convertOptionsSchema.shape.format.unwrap().options;
 
 /** Rows the file list draws: thousands of rows would make every progress update slow. */
 const MAX_LISTED = 300;
@@ -33,15 +35,6 @@ function visibleItems(items: readonly Item[], operation: Operation): Item[] {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function runPool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
 
 export function UploadPage() {
   const trpc = useTRPC();
@@ -122,7 +115,7 @@ export function UploadPage() {
         type,
         language,
         parallelEngines: engines,
-        ...(type === "batch_convert" ? { convert: { format: convertFormat, crf: 23, preset: "veryfast", audioBitrateKbps: 128 } } : {}),
+        ...(type === "batch_convert" ? { convert: { format: convertFormat } } : {}),
         ...(type === "batch_fix_srt" && model.trim() ? { model: model.trim() } : {}),
       });
       router.push(`/batches/${encodeURIComponent(batch.id)}`);
@@ -140,7 +133,7 @@ export function UploadPage() {
     abort.current = controller;
     setPhase("uploading");
     let failures = 0;
-    await runPool(pending, CONCURRENT_UPLOADS, async (item) => {
+    await eachLimited(pending, CONCURRENT_UPLOADS, async (item) => {
       if (controller.signal.aborted) return;
       const mediaId = await uploadOne(item, controller.signal);
       if (mediaId) mediaIds.set(item.key, mediaId);

@@ -84,7 +84,7 @@ export const jobsRouter = router({
 
   /** convert: media to MP4 (H.264/AAC) or audio only (m4a, mp3, wav). */
   createConvert: publicProcedure
-    .input(z.object({ mediaFileId: z.string().min(1), options: convertOptionsSchema.default({ format: "mp4", crf: 23, preset: "veryfast", audioBitrateKbps: 128 }) }))
+    .input(z.object({ mediaFileId: z.string().min(1), options: convertOptionsSchema.prefault({}) }))
     .mutation(({ ctx, input }) => ctx.app.jobs.createConvert({ mediaFileId: input.mediaFileId, options: input.options, origin: "trpc" })),
 
   list: publicProcedure
