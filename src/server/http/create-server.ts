@@ -46,8 +46,10 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   });
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
     const handle = async () => {
+      // Inside the handler's catch: a request target the URL parser refuses (`//`, `//a b`,
+      // `http://[`) is the client's mistake, a 400, and must never throw past this point.
+      const url = parseRequestTarget(req.url);
       if (url.pathname === TRPC_PREFIX || url.pathname.startsWith(`${TRPC_PREFIX}/`)) {
         await trpc(req, res);
         return;
@@ -74,4 +76,13 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** The request's path and query, or BAD_REQUEST when the request target cannot be parsed. */
+export function parseRequestTarget(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://localhost");
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request target is not a valid URL path");
+  }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { AppError } from "../errors";
 
 export type RouteContext = {
   req: IncomingMessage;
@@ -34,10 +35,19 @@ export class Router {
       if (route.method !== method && !(route.method === "GET" && method === "HEAD")) continue;
       const params: Record<string, string> = {};
       route.keys.forEach((key, index) => {
-        params[key] = decodeURIComponent(found[index + 1] ?? "");
+        params[key] = decodePathSegment(found[index + 1] ?? "");
       });
       return { handler: route.handler, params };
     }
     return pathMatched ? "method-not-allowed" : null;
+  }
+}
+
+/** A `%`-escaped path segment, decoded; a malformed escape is the client's error (400), not ours. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AppError("BAD_REQUEST", `The path segment "${segment.slice(0, 100)}" has a malformed %-escape`);
   }
 }
