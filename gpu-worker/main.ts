@@ -1,11 +1,11 @@
 import path from "node:path";
 import { selectEngineFactory } from "../src/server/asr/select-engine";
 import { createAwsClients } from "../src/server/aws/aws-env";
-import { EnginePool } from "../src/server/dispatch/engine-pool";
+import { EnginePool } from "../src/worker/engine-pool";
 import { describeError } from "../src/server/errors";
 import { createLogger } from "../src/server/logger";
 import { createS3BlobStore } from "../src/server/storage/s3-blob-store";
-import { startTaskLoops } from "./task-loop";
+import { startTaskLoops } from "../src/worker/sqs-task-loop";
 import { loadWorkerConfig } from "./worker-env";
 
 /**

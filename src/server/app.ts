@@ -5,7 +5,7 @@ import { migrateDatabase } from "./db/migrate";
 import { openSqlClient } from "./db/sql/open-sql-client";
 import type { EngineFactory, EngineInfo } from "./asr/engine";
 import { selectEngineFactory } from "./asr/select-engine";
-import { EnginePool } from "./dispatch/engine-pool";
+import { EnginePool } from "../worker/engine-pool";
 import { InProcessDispatcher } from "./dispatch/in-process-dispatcher";
 import { createInProcessTransport } from "./dispatch/in-process-transport";
 import type { AppConfig } from "./env";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Engine } from "../../src/server/asr/engine";
-import { EnginePool } from "../../src/server/dispatch/engine-pool";
+import { EnginePool } from "../../src/worker/engine-pool";
 
 /** A slot that records its creation and closing; the pool's bookkeeping is what is under test. */
 function countingFactory() {

@@ -6,7 +6,7 @@ import type { JobEvents } from "../jobs/job-events";
 import type { JobStore, PendingLogLine, AttemptRef } from "../jobs/job-store";
 import type { JobHandlerRegistry } from "../jobs/registry";
 import type { Logger } from "../logger";
-import type { EnginePool } from "./engine-pool";
+import type { EnginePool } from "../../worker/engine-pool";
 
 export type DispatcherOptions = {
   /** ms a lease lasts; heartbeats renew it every third of that. */

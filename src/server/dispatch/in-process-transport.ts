@@ -1,6 +1,6 @@
-import { executeTranscribeTask, type TaskRuntime } from "../asr/execute-transcribe-task";
+import { executeTranscribeTask, type TaskRuntime } from "../../worker/run-transcribe-task";
 import type { BlobStore } from "../storage/blob-store";
-import { taskResultSchema, transcribeTaskSchema, type TaskResult, type TranscribeTask } from "./task-contract";
+import { taskResultSchema, transcribeTaskSchema, type TaskResult, type TranscribeTask } from "../../worker/task-contract";
 
 /** Runs a task and returns its result event. In-process today; SQS carries the same messages later. */
 export type TaskTransport = {

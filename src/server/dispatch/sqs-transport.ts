@@ -12,7 +12,7 @@ import {
   transcribeTaskSchema,
   type TaskResult,
   type TranscribeTask,
-} from "./task-contract";
+} from "../../worker/task-contract";
 
 export type SqsTransportOptions = {
   sqs: SQSClient;

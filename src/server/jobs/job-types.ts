@@ -1,5 +1,8 @@
 import { z } from "zod";
 import { convertOptionsSchema } from "../media/convert-options";
+import { transcriptionTaskSchema } from "../../worker/task-contract";
+
+export { transcriptionTaskSchema, type TranscriptionTask } from "../../worker/task-contract";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
 export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt", "convert"]);
@@ -56,9 +59,6 @@ export function isBatchType(type: string): type is BatchJobType {
   return batchJobTypeSchema.safeParse(type).success;
 }
 
-/** What the recogniser produces: the spoken language's text, or an English translation of it. */
-export const transcriptionTaskSchema = z.enum(["transcribe", "translate"]);
-export type TranscriptionTask = z.infer<typeof transcriptionTaskSchema>;
 
 /** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
 export const transcriptionParamsSchema = z.object({

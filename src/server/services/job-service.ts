@@ -1,6 +1,6 @@
 import type { Db } from "../db/client";
 import type { JobLog } from "../db/models";
-import type { EnginePool } from "../dispatch/engine-pool";
+import type { EnginePool } from "../../worker/engine-pool";
 import type { InProcessDispatcher } from "../dispatch/in-process-dispatcher";
 import { AppError } from "../errors";
 import { normalizeLanguage } from "../asr/languages";

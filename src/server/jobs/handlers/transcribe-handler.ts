@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { TaskSuccess } from "../../dispatch/task-contract";
+import type { TaskSuccess } from "../../../worker/task-contract";
 import type { MediaFile } from "../../db/models";
 import type { MediaInfo } from "../../media/probe-media";
 import type { TaskTransport } from "../../dispatch/in-process-transport";

@@ -1,13 +1,13 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
-import { executeTranscribeTask } from "../src/server/asr/execute-transcribe-task";
-import type { EnginePool } from "../src/server/dispatch/engine-pool";
-import { TASK_CONTRACT_VERSION, transcribeTaskSchema, type DeliveryFailed, type TaskResult, type TranscribeTask } from "../src/server/dispatch/task-contract";
-import { describeError } from "../src/server/errors";
-import type { Logger } from "../src/server/logger";
-import type { BlobStore } from "../src/server/storage/blob-store";
-import { receiveUntilStopped } from "../src/server/aws/receive-messages";
+import { executeTranscribeTask } from "./run-transcribe-task";
+import type { EnginePool } from "./engine-pool";
+import { TASK_CONTRACT_VERSION, transcribeTaskSchema, type DeliveryFailed, type TaskResult, type TranscribeTask } from "./task-contract";
+import { describeError } from "../server/errors";
+import type { Logger } from "../server/logger";
+import type { BlobStore } from "../server/storage/blob-store";
+import { receiveUntilStopped } from "../server/aws/receive-messages";
 
 export type TaskLoopOptions = {
   sqs: SQSClient;

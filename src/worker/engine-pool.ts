@@ -1,4 +1,4 @@
-import type { Engine, EngineFactory, EngineInfo } from "../asr/engine";
+import type { Engine, EngineFactory, EngineInfo } from "../server/asr/engine";
 
 /** A set of engine slots held by one job; release exactly once. */
 export type EngineLease = {

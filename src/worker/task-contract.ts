@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { transcriptionTaskSchema } from "../jobs/job-types";
 
 /**
  * The message a worker receives and the event it reports back. Workers never touch the
@@ -7,6 +6,10 @@ import { transcriptionTaskSchema } from "../jobs/job-types";
  * (and, later, in the blob store). Versioned so old workers reject new shapes loudly.
  */
 export const TASK_CONTRACT_VERSION = 1;
+
+/** What the recogniser produces: the spoken language's text, or an English translation of it. */
+export const transcriptionTaskSchema = z.enum(["transcribe", "translate"]);
+export type TranscriptionTask = z.infer<typeof transcriptionTaskSchema>;
 
 export const mediaInfoSchema = z.object({
   format: z.string(),

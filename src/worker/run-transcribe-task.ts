@@ -1,8 +1,8 @@
-import { describeError, isPermanent } from "../errors";
-import type { BlobStore } from "../storage/blob-store";
-import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "../dispatch/task-contract";
-import type { Engine } from "./engine";
-import { transcribeMedia } from "./transcribe-media";
+import { describeError, isPermanent } from "../server/errors";
+import type { BlobStore } from "../server/storage/blob-store";
+import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./task-contract";
+import type { Engine } from "../server/asr/engine";
+import { transcribeMedia } from "../server/asr/transcribe-media";
 
 export type TaskRuntime = {
   blobs: BlobStore;
