@@ -74,6 +74,7 @@ async function runOnce(loops: number, files: number, audioS: number): Promise<Ru
     resultsQueueUrl: infra.resultsQueueUrl,
     loops,
     visibilityTimeoutS: 60,
+    workDir: path.join(dir, "worker-work"),
     onReceived: (task) => received.set(task.jobId, Date.now()),
   });
   try {

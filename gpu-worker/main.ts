@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const pool = new EnginePool(config.slots, await selectEngineFactory(config));
   const engine = await pool.warmUp();
   logger.info("worker ready", { engine: engine.name, model: engine.model, provider: engine.provider, slots: config.slots, loops: config.loops });
-  const loops = startTaskLoops({ sqs, blobs, pool, logger, tasksQueueUrl: config.tasksQueueUrl, resultsQueueUrl: config.resultsQueueUrl, loops: config.loops, visibilityTimeoutS: config.visibilityTimeoutS, inlineSegmentsMaxBytes: config.inlineSegmentsMaxBytes });
+  const loops = startTaskLoops({ sqs, blobs, pool, logger, tasksQueueUrl: config.tasksQueueUrl, resultsQueueUrl: config.resultsQueueUrl, loops: config.loops, visibilityTimeoutS: config.visibilityTimeoutS, inlineSegmentsMaxBytes: config.inlineSegmentsMaxBytes, workDir: path.join(config.workDir, "work") });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,34 +1,44 @@
+import os from "node:os";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { openDatabase, type Database } from "./db/client";
 import { migrateDatabase } from "./db/migrate";
 import { openSqlClient } from "./db/sql/open-sql-client";
+import type { SqlStats } from "./db/sql/sql-client";
 import type { EngineFactory, EngineInfo } from "./asr/engine";
 import { selectEngineFactory } from "./asr/select-engine";
-import { EnginePool } from "../worker/engine-pool";
-import { InProcessDispatcher } from "./dispatch/in-process-dispatcher";
-import { createInProcessTransport } from "./dispatch/in-process-transport";
+import { AttemptSettler } from "./dispatch/attempt-settler";
+import { BoundedLane } from "./dispatch/lanes/bounded-lane";
+import { EngineLane } from "./dispatch/lanes/engine-lane";
+import { localWork, taskWork, type AsrCapacity, type LaneRunner } from "./dispatch/lanes/lane";
+import { SqsLane } from "./dispatch/lanes/sqs-lane";
+import { LocalAttempts } from "./dispatch/local-attempts";
+import { Scheduler } from "./dispatch/scheduler";
+import { SqsResultsConsumer } from "./dispatch/sqs-results-consumer";
 import type { AppConfig } from "./env";
 import { describeError } from "./errors";
-import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
-import { createFixSrtHandler } from "./jobs/handlers/fix-srt-handler";
+import { BatchAggregator } from "./jobs/batch-aggregator";
 import { createConvertHandler } from "./jobs/handlers/convert-handler";
+import { createFixSrtHandler } from "./jobs/handlers/fix-srt-handler";
+import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
+import { createInProcessJobEventBus, type JobEventBus } from "./jobs/job-events";
+import { isTerminal } from "./jobs/job-status";
+import { JobStore } from "./jobs/job-store";
+import { createPostgresJobEventBus } from "./jobs/postgres-job-events";
+import { JobHandlerRegistry } from "./jobs/registry";
+import { pruneJobHistory } from "./jobs/retention";
 import { LlmLimiter } from "./llm/llm-limiter";
 import { DEFAULT_RETRY_POLICY } from "./llm/llm-retry";
 import { createOpenAiComplete } from "./llm/openai-complete";
-import { JobEvents } from "./jobs/job-events";
-import { JobStore } from "./jobs/job-store";
-import { JobHandlerRegistry } from "./jobs/registry";
-import { pruneJobHistory } from "./jobs/retention";
 import { createLogger, type Logger } from "./logger";
 import { exportJobOutputs } from "./services/export-outputs";
 import { JobService } from "./services/job-service";
 import { MediaService } from "./services/media-service";
+import { createAwsClients } from "./aws/aws-env";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
 import { createS3BlobStore } from "./storage/s3-blob-store";
-import { createAwsClients } from "./aws/aws-env";
-import { createRemoteSlotFactory } from "./dispatch/remote-slots";
-import { SqsTransport } from "./dispatch/sqs-transport";
+import { EnginePool } from "../worker/engine-pool";
 
 /** The committed migrations, found from this file so the server may start from any directory. */
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../prisma/migrations");
@@ -40,13 +50,20 @@ export type App = {
   database: Database;
   jobs: JobService;
   media: MediaService;
-  dispatcher: InProcessDispatcher;
-  pool: EnginePool;
+  scheduler: Scheduler;
+  /** Transcription capacity: this process's engine slots, or the remote fleet's in-flight limit. */
+  asr: AsrCapacity;
+  events: JobEventBus;
   /** With TRANSPORT=sqs: the remote fleet's backlog (tasks queued, running, dead-lettered). */
   remote: { queueStats(): Promise<{ queued: number; running: number; deadLettered: number }> } | null;
   /** The engine the slots run, or the reason it could not start (reported by /live). */
   engine: { info: EngineInfo | null; error: string | null };
-  /** Graceful stop; `force` aborts running attempts at once. Safe to call twice. */
+  /** Statements and transactions the job system has run (the benchmark's queries per job). */
+  sqlStats(): SqlStats;
+  /**
+   * Stops: drains running attempts for SHUTDOWN_GRACE_MS (at once with `force`), and they go
+   * back to the queue. Safe to call twice; a forced call during a graceful close forces it.
+   */
   close(opts?: { force?: boolean }): Promise<void>;
 };
 
@@ -57,8 +74,9 @@ export type CreateAppOptions = {
 };
 
 /**
- * Wires the embedded control plane: database (migrated), blob store, engine slots,
- * dispatcher, services. Recovers jobs left by a previous run before returning.
+ * Wires the control plane: database (migrated), blob store, the job store and its event
+ * bus, the lanes (engine slots or the remote fleet, the ffmpeg pool, the LLM limit), the
+ * scheduler and the services. Recovers what a previous run left behind before returning.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -73,28 +91,32 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     config.blobStore.kind === "s3"
       ? createS3BlobStore({ client: aws!.s3, bucket: config.blobStore.bucket, prefix: config.blobStore.prefix, workDir: path.join(config.dataDir, "s3-work") })
       : createFilesystemBlobStore(path.join(config.dataDir, "blobs"));
-  const store = new JobStore(sqlClient);
-  const media = new MediaService(db, sqlClient, blobs, config.maxUploadBytes);
-  const events = new JobEvents();
 
-  const engineFactory = config.sqs ? createRemoteSlotFactory() : (options.engineFactory ?? (await selectEngineFactory(config)));
-  const pool = new EnginePool(config.sqs ? config.sqs.maxInFlight : config.parallel, engineFactory);
+  const onListenerError = (error: unknown) => logger.error("a job event listener failed", { error: describeError(error) });
+  const bus: JobEventBus =
+    database.provider === "postgresql" ? createPostgresJobEventBus({ url: config.databaseUrl, sql: sqlClient, logger }) : createInProcessJobEventBus(onListenerError);
+  const store = new JobStore(sqlClient, bus);
+  const media = new MediaService(db, sqlClient, blobs, config.maxUploadBytes);
+
   const engine: App["engine"] = { info: null, error: null };
-  try {
-    engine.info = await pool.warmUp();
-    logger.info("engine ready", { engine: engine.info.name, model: engine.info.model, provider: engine.info.provider, slots: config.parallel });
-  } catch (error) {
-    // Keep serving (status, transcripts, /live with the reason); jobs fail with this message.
-    engine.error = describeError(error);
-    logger.error("engine unavailable", { error: engine.error });
+  const pool = config.sqs ? null : new EnginePool(config.parallel, options.engineFactory ?? (await selectEngineFactory(config)));
+  if (pool) {
+    try {
+      engine.info = await pool.warmUp();
+      logger.info("engine ready", { engine: engine.info.name, model: engine.info.model, provider: engine.info.provider, slots: config.parallel });
+    } catch (error) {
+      // Keep serving (status, transcripts, /live with the reason); jobs fail with this message.
+      engine.error = describeError(error);
+      logger.error("engine unavailable", { error: engine.error });
+    }
+  } else {
+    engine.info = { name: "remote workers (SQS)", model: "as configured on the workers", provider: "sqs", languages: [] };
   }
 
   const registry = new JobHandlerRegistry();
-  const sqsTransport = config.sqs ? new SqsTransport({ sqs: aws!.sqs, blobs, logger, ...config.sqs }) : null;
-  sqsTransport?.start();
-  const transport = sqsTransport ?? createInProcessTransport(blobs);
-  const transcribe = createTranscribeHandler({ media, transport });
+  const transcribe = createTranscribeHandler({ media, blobs });
   registry.register("transcribe", transcribe).register("generate_srt", transcribe);
+  registry.register("convert", createConvertHandler({ media }));
   const llmLimiter = new LlmLimiter(config.llm.maxConcurrency);
   const complete = createOpenAiComplete({
     baseURL: config.llm.baseURL,
@@ -106,26 +128,88 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     onRetry: (message) => logger.warn(message),
   });
   registry.register("fix_srt", createFixSrtHandler({ media, complete, endpoint: config.llm.baseURL }));
-  registry.register("convert", createConvertHandler({ media, workDir: path.join(config.dataDir, "convert") }));
 
-  const dispatcher = new InProcessDispatcher(store, pool, registry, events, logger, { leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
-  const jobs = new JobService({ db, store, dispatcher, pool, media, events, logger, maxAttempts: config.maxAttempts, defaultLlmModel: config.llm.model });
+  const owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const settler = new AttemptSettler(store, logger, config.retry);
+  const attempts = new LocalAttempts(store, settler, logger, { owner, leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
+  // Set once the scheduler exists: a lane that frees a slot asks it to claim more.
+  let wake: (lane: "asr" | "convert" | "llm") => void = () => undefined;
+  const workDir = path.join(config.dataDir, "work");
+  const local = { store, attempts, owner, leaseMs: config.leaseMs };
 
+  const runners: LaneRunner[] = [];
+  let asr: AsrCapacity;
+  let results: SqsResultsConsumer | null = null;
+  if (config.sqs) {
+    const sqsLane = new SqsLane({
+      sqs: aws!.sqs,
+      store,
+      registry,
+      settler,
+      logger,
+      tasksQueueUrl: config.sqs.tasksQueueUrl,
+      maxInFlight: config.sqs.maxInFlight,
+      owner,
+      leaseMs: config.leaseMs,
+      pickupTimeoutMs: config.sqs.pickupTimeoutMs,
+      jobTimeoutMs: config.jobTimeoutMs,
+    });
+    runners.push(sqsLane);
+    asr = sqsLane;
+    results = new SqsResultsConsumer({
+      sqs: aws!.sqs,
+      store,
+      registry,
+      settler,
+      logger,
+      tasksQueueUrl: config.sqs.tasksQueueUrl,
+      resultsQueueUrl: config.sqs.resultsQueueUrl,
+      dlqUrl: config.sqs.dlqUrl,
+      leaseMs: config.leaseMs,
+      pickupTimeoutMs: config.sqs.pickupTimeoutMs,
+    });
+  } else {
+    const engineLane = new EngineLane({ ...local, pool: pool!, registry, blobs, workDir, onRoom: () => wake("asr") });
+    runners.push(engineLane);
+    asr = engineLane;
+    runners.push(
+      new BoundedLane("ffmpeg", "convert", config.maxConvertConcurrency, {
+        ...local,
+        work: (job) => taskWork(job, registry, { blobs, workDir, engines: async () => [] }),
+        onRoom: () => wake("convert"),
+      }),
+    );
+  }
+  runners.push(new BoundedLane("llm", "llm", config.llm.maxConcurrency, { ...local, work: (job) => localWork(job, registry), onRoom: () => wake("llm") }));
+
+  const aggregator = new BatchAggregator(store, logger);
+  const scheduler = new Scheduler(store, bus, runners, attempts, aggregator, logger, {
+    pollIntervalMs: config.pollIntervalMs,
+    sweepIntervalMs: Math.max(250, Math.floor(config.leaseMs / 2)),
+    retry: config.retry,
+  });
+  wake = (lane) => scheduler.wake(lane);
+  const jobs = new JobService({ db, store, asr, media, events: bus, logger, maxAttempts: config.maxAttempts, leaseMs: config.leaseMs, owner, defaultLlmModel: config.llm.model });
+
+  // Work that follows a transition runs once, in the process that made it.
   let pruning: Promise<unknown> = Promise.resolve();
-  events.onSettled((event) => {
+  const unsubscribe = bus.subscribe((event, origin) => {
+    if (origin !== "local" || event.type !== "changed") return;
+    if (event.parentId && (isTerminal(event.status) || event.status === "QUEUED")) aggregator.childChanged(event.parentId);
+    if (!isTerminal(event.status)) return;
     const work = async () => {
-      if (event.parentId) await jobs.aggregateParent(event.parentId);
       if (event.status === "DONE" && config.allFormatsDir) await exportJobOutputs(jobs, config.allFormatsDir, event.jobId);
       if (!event.parentId && config.maxJobHistory > 0) {
         // Serialised so two prunes never race over the same rows.
-        pruning = pruning.then(() => pruneJobHistory(db, media, config.maxJobHistory));
+        pruning = pruning.then(() => pruneJobHistory(store, media, config.maxJobHistory));
         await pruning;
       }
     };
     work().catch((error) => logger.error("post-settle work failed", { jobId: event.jobId, error: describeError(error) }));
   });
 
-  const recovered = await dispatcher.start();
+  const recovered = await scheduler.start();
+  results?.start();
   if (recovered.requeued || recovered.failed || recovered.queued) logger.info("recovered jobs from the previous run", recovered);
 
   let closing: Promise<void> | null = null;
@@ -135,17 +219,22 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     database,
     jobs,
     media,
-    dispatcher,
-    pool,
+    scheduler,
+    asr,
+    events: bus,
     engine,
-    remote: sqsTransport,
+    remote: results,
+    sqlStats: () => sqlClient.stats(),
     close(opts = {}) {
+      if (opts.force) scheduler.forceStop();
       closing ??= (async () => {
-        // Remote attempts finish through the results consumer, so it stops after the dispatcher;
-        // attempts still waiting then are re-queued by the dispatcher, not failed.
-        await dispatcher.close({ graceMs: opts.force ? 0 : 30_000 });
-        await sqsTransport?.close();
-        await pool.close();
+        await scheduler.close(opts.force ? 0 : config.shutdownGraceMs);
+        // Results keep being applied while attempts drain; remote tasks need nothing from us.
+        await results?.close();
+        await aggregator.settled();
+        unsubscribe();
+        await pool?.close();
+        await bus.close();
         await sqlClient.close();
         await database.close();
       })();

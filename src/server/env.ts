@@ -33,6 +33,16 @@ export const envSchema = z.object({
   /** ms a running job's lease lasts without a heartbeat before it is presumed lost. */
   JOB_LEASE_MS: positiveInt.min(500).default(30_000),
   JOB_MAX_ATTEMPTS: positiveInt.max(100).default(3),
+  /** ms before a job's second attempt after a transient failure; doubles per attempt (with jitter). */
+  JOB_RETRY_BASE_MS: positiveInt.default(2_000),
+  /** ms: the longest backoff between attempts. */
+  JOB_RETRY_MAX_MS: positiveInt.default(5 * 60_000),
+  /** ms between safety polls of the queue (events wake the scheduler; this catches what they miss). */
+  JOB_POLL_INTERVAL_MS: positiveInt.min(50).default(2_000),
+  /** ms SIGTERM waits for running jobs before putting them back in the queue; a second signal does at once. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Conversions (ffmpeg) running at once in this process; with TRANSPORT=sqs they go to the workers instead. */
+  MAX_CONVERT_CONCURRENCY: positiveInt.max(64).default(1),
   /** ms POST /transcribe-batch waits for the job before answering 504 with its job_name. */
   SYNC_TRANSCRIBE_TIMEOUT_MS: positiveInt.default(300_000),
   /** ms a single transcription may run before it is abandoned. */
@@ -75,6 +85,8 @@ export const envSchema = z.object({
   SQS_DLQ_URL: queueUrlSchema.optional(),
   /** With TRANSPORT=sqs: tasks in flight at once (the remote fleet's queue, not engines here). */
   SQS_MAX_IN_FLIGHT: positiveInt.max(100_000).default(1000),
+  /** ms a task may wait in the SQS queue for a worker before its attempt is presumed lost and retried. */
+  SQS_TASK_PICKUP_TIMEOUT_MS: positiveInt.default(6 * 60 * 60 * 1000),
   /** filesystem: DATA_DIR/blobs. s3: S3_BUCKET (workers in other machines need it). */
   BLOB_STORE: z.enum(["filesystem", "s3"]).default("filesystem"),
   S3_BUCKET: z.string().min(3).optional(),
@@ -103,6 +115,10 @@ export type AppConfig = EngineConfig & {
   maxUploadBytes: number;
   leaseMs: number;
   maxAttempts: number;
+  retry: { baseMs: number; maxMs: number };
+  pollIntervalMs: number;
+  shutdownGraceMs: number;
+  maxConvertConcurrency: number;
   syncTranscribeTimeoutMs: number;
   jobTimeoutMs: number;
   apiKeys: string[];
@@ -113,7 +129,7 @@ export type AppConfig = EngineConfig & {
   aws: AwsConfig;
   llm: { baseURL: string; apiKey: string | undefined; model: string; maxConcurrency: number; timeoutMs: number; maxRetries: number };
   /** null: the embedded transport. */
-  sqs: { tasksQueueUrl: string; resultsQueueUrl: string; dlqUrl: string; maxInFlight: number } | null;
+  sqs: { tasksQueueUrl: string; resultsQueueUrl: string; dlqUrl: string; maxInFlight: number; pickupTimeoutMs: number } | null;
   blobStore: { kind: "filesystem" } | { kind: "s3"; bucket: string; prefix: string };
 };
 
@@ -168,6 +184,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     leaseMs: e.JOB_LEASE_MS,
     maxAttempts: e.JOB_MAX_ATTEMPTS,
+    retry: { baseMs: e.JOB_RETRY_BASE_MS, maxMs: Math.max(e.JOB_RETRY_BASE_MS, e.JOB_RETRY_MAX_MS) },
+    pollIntervalMs: e.JOB_POLL_INTERVAL_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    maxConvertConcurrency: e.MAX_CONVERT_CONCURRENCY,
     syncTranscribeTimeoutMs: e.SYNC_TRANSCRIBE_TIMEOUT_MS,
     jobTimeoutMs: e.JOB_TIMEOUT_MS,
     ...engineConfigFrom(e, dataDir),
@@ -180,7 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     llm: { baseURL: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, model: e.LLM_MODEL, maxConcurrency: e.MAX_LLM_CONCURRENCY, timeoutMs: e.LLM_TIMEOUT_MS, maxRetries: e.LLM_MAX_RETRIES },
     sqs:
       e.TRANSPORT === "sqs"
-        ? { tasksQueueUrl: e.SQS_TASKS_QUEUE_URL!, resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL!, dlqUrl: e.SQS_DLQ_URL!, maxInFlight: e.SQS_MAX_IN_FLIGHT }
+        ? { tasksQueueUrl: e.SQS_TASKS_QUEUE_URL!, resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL!, dlqUrl: e.SQS_DLQ_URL!, maxInFlight: e.SQS_MAX_IN_FLIGHT, pickupTimeoutMs: e.SQS_TASK_PICKUP_TIMEOUT_MS }
         : null,
     blobStore: e.BLOB_STORE === "s3" ? { kind: "s3", bucket: e.S3_BUCKET!, prefix: e.S3_PREFIX } : { kind: "filesystem" },
   };

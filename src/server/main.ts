@@ -40,25 +40,28 @@ async function main(): Promise<void> {
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info("listening", { port, host: config.host, parallel: config.parallel, database: app.database.provider, ui: config.serveUi });
 
-  // First signal drains (running jobs finish, up to 30 s); a second one forces.
+  // First signal drains (running jobs finish, up to SHUTDOWN_GRACE_MS, then go back to the
+  // queue); a second one aborts them at once and they go back to the queue now.
   let signals = 0;
+  const exitAfter = (closing: Promise<void>) =>
+    closing.then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error("shutdown failed", { error: describeError(error) });
+        process.exit(1);
+      },
+    );
   const shutdown = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
       logger.warn("second signal: forcing shutdown", { signal });
-      void app.close({ force: true }).finally(() => process.exit(1));
+      void exitAfter(app.close({ force: true }));
       return;
     }
-    logger.info("shutting down", { signal });
+    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
     server.close();
     server.closeIdleConnections();
-    app
-      .close()
-      .then(() => process.exit(0))
-      .catch((error) => {
-        logger.error("shutdown failed", { error: describeError(error) });
-        process.exit(1);
-      });
+    void exitAfter(app.close());
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);

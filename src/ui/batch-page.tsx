@@ -5,6 +5,7 @@ import Link from "next/link";
 import { formatDateTime, formatElapsed, jobTypeLabel } from "./format";
 import { JobActions } from "./job-actions";
 import { JobLog } from "./job/job-log";
+import { useJobChanges } from "./live-jobs";
 import { PagedJobs } from "./paged-jobs";
 import { ErrorState, Loading } from "./query-states";
 import { StatList } from "./stat-list";
@@ -13,9 +14,14 @@ import { useTRPC } from "./trpc";
 
 export function BatchPage({ id }: { id: string }) {
   const trpc = useTRPC();
+  // Counts change with every child; the batch itself changes when it finishes or is retried.
+  const live = useJobChanges(
+    (change) => change.jobId === id || change.parentId === id,
+    () => [trpc.jobs.get.queryKey({ id })],
+  );
   const query = useQuery({
     ...trpc.jobs.get.queryOptions({ id }),
-    refetchInterval: (q) => (q.state.data && isActiveStatus(q.state.data.job.status) ? 1_500 : 10_000),
+    refetchInterval: (q) => (live ? false : q.state.data && isActiveStatus(q.state.data.job.status) ? 1_500 : 10_000),
   });
   if (query.isPending) return <Loading what="the batch" />;
   if (query.isError) return <ErrorState error={query.error} what={`batch ${id}`} onRetry={() => void query.refetch()} />;

@@ -3,6 +3,7 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { JobsTable } from "./jobs-table";
+import { useJobChanges } from "./live-jobs";
 import { EmptyState, ErrorState, Loading } from "./query-states";
 import { isActiveStatus } from "./status";
 import { useTRPC, type RouterInputs } from "./trpc";
@@ -10,13 +11,15 @@ import { useTRPC, type RouterInputs } from "./trpc";
 export type JobFilters = Omit<RouterInputs["jobs"]["list"], "cursor" | "limit">;
 
 const PAGE_SIZE = 20;
-/** Fast while something moves, slower when the page is settled (new jobs still appear). */
+/** Without the live connection: fast while something moves, slower when the page is settled (new jobs still appear). */
 const ACTIVE_POLL_MS = 1_500;
 const IDLE_POLL_MS = 5_000;
 
 /**
- * A cursor-paginated, polled jobs table. Cursors of the pages visited are kept so "Previous"
- * returns to exactly the page seen before; new jobs arriving only shift page one.
+ * A cursor-paginated jobs table, re-read when a job it lists (a top-level job, or a child of
+ * the batch shown) changes, and polled only while the live connection is down. Cursors of the
+ * pages visited are kept so "Previous" returns to exactly the page seen before; new jobs
+ * arriving only shift page one.
  */
 export function PagedJobs({ filters, caption, empty }: { filters: JobFilters; caption: string; empty: React.ReactNode }) {
   const trpc = useTRPC();
@@ -29,10 +32,15 @@ export function PagedJobs({ filters, caption, empty }: { filters: JobFilters; ca
     setCursors([undefined]);
   }
   const cursor = cursors[cursors.length - 1];
+  const parentId = filters.parentId ?? null;
+  const live = useJobChanges(
+    (change) => change.parentId === parentId,
+    () => [trpc.jobs.list.pathKey()],
+  );
   const query = useQuery({
     ...trpc.jobs.list.queryOptions({ ...filters, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),
     placeholderData: keepPreviousData,
-    refetchInterval: (q) => (q.state.data?.jobs.some((job) => isActiveStatus(job.status)) ? ACTIVE_POLL_MS : IDLE_POLL_MS),
+    refetchInterval: (q) => (live ? false : q.state.data?.jobs.some((job) => isActiveStatus(job.status)) ? ACTIVE_POLL_MS : IDLE_POLL_MS),
   });
 
   if (query.isPending) return <Loading what="jobs" />;

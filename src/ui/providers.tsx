@@ -1,11 +1,12 @@
 "use client";
 
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError } from "@trpc/client";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "../server/api/trpc/root";
-import { authHeaders } from "./api-key";
+import { authHeaders, readApiKey } from "./api-key";
+import { LiveJobsProvider } from "./live-jobs";
 import { TRPCProvider } from "./trpc";
 
 /** Errors a retry cannot fix: the request itself is wrong or unauthorised. */
@@ -27,13 +28,27 @@ export function Providers({ children }: { children: ReactNode }) {
   );
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
-      links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, headers: authHeaders })],
+      links: [
+        splitLink({
+          condition: (op) => op.type === "subscription",
+          // Server-sent events: an EventSource cannot send headers, so the key goes as a connection parameter.
+          true: httpSubscriptionLink({
+            url: "/api/trpc",
+            transformer: superjson,
+            connectionParams: () => {
+              const token = readApiKey();
+              return token ? { token } : null;
+            },
+          }),
+          false: httpBatchLink({ url: "/api/trpc", transformer: superjson, headers: authHeaders }),
+        }),
+      ],
     }),
   );
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
-        {children}
+        <LiveJobsProvider>{children}</LiveJobsProvider>
       </TRPCProvider>
     </QueryClientProvider>
   );

@@ -1,22 +1,10 @@
-import { describeError, isPermanent } from "../server/errors";
-import type { BlobStore } from "../server/storage/blob-store";
-import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./task-contract";
-import type { Engine } from "../server/asr/engine";
 import { transcribeMedia } from "../server/asr/transcribe-media";
+import { describeError, isPermanent } from "../server/errors";
+import type { TaskRuntime } from "./run-task";
+import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./task-contract";
 
-export type TaskRuntime = {
-  blobs: BlobStore;
-  /** The engine slots leased for this task (as many as task.engines). */
-  engines: Engine[];
-  signal: AbortSignal;
-  onProgress?: (fraction: number) => void;
-};
-
-/**
- * The worker side of a transcribe task: fetch the media, run the engines, report. Errors
- * become a failed result (never a throw), except an abort, which the caller owns.
- */
-export async function executeTranscribeTask(task: TranscribeTask, runtime: TaskRuntime): Promise<TaskResult> {
+/** The worker side of a transcribe task: fetch the media, run the engines, report. */
+export async function runTranscribeTask(task: TranscribeTask, runtime: TaskRuntime): Promise<TaskResult> {
   const started = performance.now();
   try {
     const mediaPath = await runtime.blobs.localPath(task.mediaBlobKey);
@@ -32,6 +20,7 @@ export async function executeTranscribeTask(task: TranscribeTask, runtime: TaskR
     return {
       version: TASK_CONTRACT_VERSION,
       ok: true,
+      kind: "transcribe",
       jobId: task.jobId,
       attempt: task.attempt,
       media: output.media,
@@ -42,13 +31,6 @@ export async function executeTranscribeTask(task: TranscribeTask, runtime: TaskR
     };
   } catch (error) {
     if (runtime.signal.aborted) throw error;
-    return {
-      version: TASK_CONTRACT_VERSION,
-      ok: false,
-      jobId: task.jobId,
-      attempt: task.attempt,
-      error: describeError(error),
-      permanent: isPermanent(error),
-    };
+    return { version: TASK_CONTRACT_VERSION, ok: false, jobId: task.jobId, attempt: task.attempt, error: describeError(error), permanent: isPermanent(error) };
   }
 }

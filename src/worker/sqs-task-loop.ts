@@ -1,13 +1,13 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
-import { executeTranscribeTask } from "./run-transcribe-task";
-import type { EnginePool } from "./engine-pool";
-import { TASK_CONTRACT_VERSION, transcribeTaskSchema, type DeliveryFailed, type TaskResult, type TranscribeTask } from "./task-contract";
+import { receiveUntilStopped } from "../server/aws/receive-messages";
 import { describeError } from "../server/errors";
 import type { Logger } from "../server/logger";
 import type { BlobStore } from "../server/storage/blob-store";
-import { receiveUntilStopped } from "../server/aws/receive-messages";
+import type { EnginePool } from "./engine-pool";
+import { enginesFor, runWorkerTask } from "./run-task";
+import { TASK_CONTRACT_VERSION, workerTaskSchema, type ResultsQueueMessage, type TaskResult, type WorkerTask } from "./task-contract";
 
 export type TaskLoopOptions = {
   sqs: SQSClient;
@@ -18,12 +18,14 @@ export type TaskLoopOptions = {
   resultsQueueUrl: string;
   loops: number;
   visibilityTimeoutS: number;
+  /** Local scratch space for conversions. */
+  workDir: string;
   /** Long-poll wait per receive, seconds. */
   waitTimeSeconds?: number;
   /** Segments JSON above this many bytes goes to the blob store (an SQS message holds 256 KiB). */
   inlineSegmentsMaxBytes?: number;
   /** Called when a task is received (benchmarks measure dispatch latency with it). */
-  onReceived?: (task: TranscribeTask) => void;
+  onReceived?: (task: WorkerTask) => void;
 };
 
 export type TaskLoops = {
@@ -36,28 +38,40 @@ export type TaskLoops = {
 
 /** Default for `inlineSegmentsMaxBytes`: room for the rest of the result under SQS's 256 KiB. */
 const INLINE_SEGMENTS_MAX_BYTES = 200_000;
+/** ms between progress reports at most: progress is for people watching, the heartbeat keeps the lease. */
+const PROGRESS_REPORT_MIN_MS = 1_000;
+
+class TaskTimeout extends Error {
+  constructor(ms: number) {
+    super(`The task timed out after ${Math.round(ms / 1000)} s`);
+    this.name = "TaskTimeout";
+  }
+}
 
 /**
  * The worker's receive loops: each long-polls the tasks queue for one task, keeps it
  * invisible to other workers while it runs (renewing the visibility timeout every third of
- * it), runs the engines, publishes the result, and only then deletes the task.
+ * it), reports heartbeats and progress on the results queue (the control plane renews the
+ * job's lease on each, so the lease follows this worker, not the replica that sent the
+ * task), runs the task, publishes the result, and only then deletes the task.
  *
  * - A crash (even SIGKILL) before the delete: the task reappears after its visibility
  *   timeout and another worker runs it; the control plane applies one result per attempt.
  * - A failure a retry may fix: a delivery-failed event is published and the task made
  *   visible again at once; after the queue's maxReceiveCount SQS moves it to the DLQ.
- * - A permanent failure (bad media): published as a failed result, task deleted.
+ * - A permanent failure (bad media, the task's timeout): published as a failed result.
+ * - Stopping: the task is made visible again at once and a handed-back event published.
  */
 export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
   const { sqs, logger } = options;
   const worker = `${os.hostname()}:${process.pid}`;
   const stopping = new AbortController();
-  const inFlight = new Map<string, { controller: AbortController; message: Message; done: Promise<void> }>();
+  const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
 
   const visibility = (message: Message, seconds: number) =>
     sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: options.tasksQueueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }));
 
-  const publish = (body: TaskResult | DeliveryFailed) => sqs.send(new SendMessageCommand({ QueueUrl: options.resultsQueueUrl, MessageBody: JSON.stringify(body) }));
+  const publish = (body: ResultsQueueMessage) => sqs.send(new SendMessageCommand({ QueueUrl: options.resultsQueueUrl, MessageBody: JSON.stringify(body) }));
 
   /** Engines for the task: waits while the slots are busy (another loop holds them). */
   const leaseEngines = async (leaseId: string, count: number, signal: AbortSignal) => {
@@ -70,7 +84,7 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
   };
 
   const outputs = async (result: TaskResult): Promise<TaskResult> => {
-    if (!result.ok) return result;
+    if (!result.ok || result.kind !== "transcribe") return result;
     const json = JSON.stringify(result.segments);
     if (Buffer.byteLength(json) <= (options.inlineSegmentsMaxBytes ?? INLINE_SEGMENTS_MAX_BYTES)) return result;
     const key = `outputs/${result.jobId}/${result.attempt}-${randomBytes(4).toString("hex")}.segments.json`;
@@ -80,25 +94,47 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
 
   const handle = async (message: Message, controller: AbortController): Promise<void> => {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
-    let task: TranscribeTask;
+    let task: WorkerTask;
     try {
-      task = transcribeTaskSchema.parse(JSON.parse(message.Body ?? ""));
+      task = workerTaskSchema.parse(JSON.parse(message.Body ?? ""));
     } catch (error) {
       // Not a task of this contract version: no worker of this version can run it.
       logger.error("dropped an unreadable task", { error: describeError(error), body: message.Body?.slice(0, 500) });
       await sqs.send(new DeleteMessageCommand({ QueueUrl: options.tasksQueueUrl, ReceiptHandle: message.ReceiptHandle }));
       return;
     }
-    const log = { jobId: task.jobId, attempt: task.attempt, delivery: receiveCount };
+    const log = { jobId: task.jobId, attempt: task.attempt, kind: task.kind, delivery: receiveCount };
     logger.info("task received", log);
     options.onReceived?.(task);
+
+    // Heartbeats: at once (the control plane learns which worker holds the task), then
+    // every heartbeatMs, and sooner (at most once a second) when progress moved.
+    const heartbeatMs = task.heartbeatMs ?? Math.max(1000, (options.visibilityTimeoutS * 1000) / 3);
+    let progress: number | undefined;
+    let reportedProgress: number | undefined;
+    let lastBeat = 0;
+    const beat = () => {
+      lastBeat = Date.now();
+      reportedProgress = progress;
+      publish({ version: TASK_CONTRACT_VERSION, kind: "heartbeat", jobId: task.jobId, attempt: task.attempt, worker, receiveCount, ...(progress === undefined ? {} : { progress }) }).catch((error: unknown) =>
+        logger.warn("sending a heartbeat failed", { ...log, error: describeError(error) }),
+      );
+    };
+    beat();
+    const heartbeat = setInterval(beat, heartbeatMs);
+    const onProgress = (fraction: number) => {
+      progress = Math.min(1, Math.max(0, fraction));
+      if (progress !== reportedProgress && Date.now() - lastBeat >= PROGRESS_REPORT_MIN_MS) beat();
+    };
     const renew = setInterval(() => {
       visibility(message, options.visibilityTimeoutS).catch((error: unknown) => logger.warn("renewing the task's visibility failed", { ...log, error: describeError(error) }));
     }, Math.max(200, (options.visibilityTimeoutS * 1000) / 3));
+    const timeout = task.timeoutMs === undefined ? null : setTimeout(() => controller.abort(new TaskTimeout(task.timeoutMs!)), task.timeoutMs);
     const leaseId = `${task.jobId}#${task.attempt}#${randomBytes(3).toString("hex")}`;
     try {
-      const lease = await leaseEngines(leaseId, task.engines, controller.signal);
-      const result = await executeTranscribeTask(task, { blobs: options.blobs, engines: lease.engines, signal: controller.signal });
+      const engines = enginesFor(task);
+      const lease = engines > 0 ? await leaseEngines(leaseId, engines, controller.signal) : null;
+      const result = await runWorkerTask(task, { blobs: options.blobs, engines: lease?.engines ?? [], signal: controller.signal, onProgress, workDir: options.workDir });
       if (result.ok || result.permanent) {
         await publish(await outputs(result));
         await sqs.send(new DeleteMessageCommand({ QueueUrl: options.tasksQueueUrl, ReceiptHandle: message.ReceiptHandle }));
@@ -109,15 +145,24 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
         logger.warn("task failed; handed back to the queue for another delivery", { ...log, error: result.error });
       }
     } catch (error) {
-      if (controller.signal.aborted) {
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof TaskTimeout) {
+        // Running longer than the job allows will not end differently on another worker.
+        await publish({ version: TASK_CONTRACT_VERSION, ok: false, jobId: task.jobId, attempt: task.attempt, error: reason.message, permanent: true }).catch(() => undefined);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: options.tasksQueueUrl, ReceiptHandle: message.ReceiptHandle })).catch(() => undefined);
+        logger.warn("task timed out", { ...log, timeoutMs: task.timeoutMs });
+      } else if (controller.signal.aborted) {
         // Stopping: let another worker take it now rather than after the visibility timeout.
         await visibility(message, 0).catch(() => undefined);
+        await publish({ version: TASK_CONTRACT_VERSION, kind: "handed-back", jobId: task.jobId, attempt: task.attempt, worker }).catch(() => undefined);
         logger.info("task handed back to the queue (worker stopping)", log);
       } else {
         logger.error("task handling failed; it will be redelivered", { ...log, error: describeError(error) });
       }
     } finally {
+      clearInterval(heartbeat);
       clearInterval(renew);
+      if (timeout) clearTimeout(timeout);
       options.pool.release(leaseId);
     }
   };
@@ -139,7 +184,7 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
           for (const message of messages) {
             const controller = new AbortController();
             const id = message.MessageId ?? randomBytes(6).toString("hex");
-            const entry = { controller, message, done: handle(message, controller) };
+            const entry = { controller, done: handle(message, controller) };
             inFlight.set(id, entry);
             await entry.done;
             inFlight.delete(id);
@@ -160,8 +205,12 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
     async stop(drainMs) {
       stopping.abort();
       const drained = Promise.allSettled([...inFlight.values()].map((entry) => entry.done));
-      const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), drainMs).unref());
-      if ((await Promise.race([drained.then(() => "drained" as const), timer])) === "timeout") abortAll();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), drainMs);
+      });
+      if ((await Promise.race([drained.then(() => "drained" as const), timedOut])) === "timeout") abortAll();
+      clearTimeout(timer);
       await Promise.allSettled(loops);
     },
   };

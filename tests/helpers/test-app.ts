@@ -20,12 +20,13 @@ export type TestApp = {
 
 /**
  * The real application and HTTP server in this process, on a fresh database of the given
- * provider and a temp DATA_DIR, listening on a free loopback port.
+ * provider (or, with `env.DATABASE_URL`, on that one, left in place: a second replica) and
+ * a temp DATA_DIR, listening on a free loopback port.
  */
 export async function startTestApp(provider: DatabaseProvider, env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase(provider);
+  const database = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => undefined } : await createTestDatabase(provider);
   const temp = await makeTempDir("transcribe-app-");
-  const config = loadConfig({ DATA_DIR: temp.dir, DATABASE_URL: database.url, SERVE_UI: "false", LOG_LEVEL: "silent", PARALLEL: "2", ...env }, []);
+  const config = loadConfig({ DATA_DIR: temp.dir, SERVE_UI: "false", LOG_LEVEL: "silent", PARALLEL: "2", ...env, DATABASE_URL: database.url }, []);
   const app = await createApp(config, { logger: createLogger(env.LOG_LEVEL === "debug" ? "debug" : "silent") });
   const server = createHttpServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

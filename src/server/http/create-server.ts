@@ -8,7 +8,7 @@ import { registerUploadRoutes } from "../api/rest/upload-routes";
 import { registerV2Routes } from "../api/rest/v2-jobs-routes";
 import { appRouter } from "../api/trpc/root";
 import { AppError, describeError } from "../errors";
-import { assertAuthorized } from "./auth";
+import { assertApiKey, assertAuthorized } from "./auth";
 import { redactUrl, sendError, sendJson, v2ErrorShape } from "./respond";
 import { Router } from "./router";
 
@@ -34,9 +34,13 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
     basePath: `${TRPC_PREFIX}/`,
     // Checked here rather than before the handler so a missing key is a tRPC error (401 with
     // the tRPC body) that typed clients, the dashboard included, can recognise.
-    createContext: ({ req }) => {
+    createContext: ({ req, info }) => {
       try {
-        assertAuthorized(req, app.config.apiKeys);
+        // An EventSource (the dashboard's live views) cannot send headers: tRPC passes the
+        // key as a connection parameter instead.
+        const token = info.connectionParams?.token;
+        if (req.headers.authorization === undefined && token !== undefined) assertApiKey(token, app.config.apiKeys);
+        else assertAuthorized(req, app.config.apiKeys);
       } catch (error) {
         if (error instanceof AppError) throw new TRPCError({ code: "UNAUTHORIZED", message: error.message, cause: error });
         throw error;

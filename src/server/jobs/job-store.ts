@@ -1,15 +1,16 @@
 import type { Job, MediaFile } from "../db/models";
-import { JOB_COLUMNS, MEDIA_COLUMNS, toJob, toMediaFile } from "../db/sql/row-mappers";
-import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
+import { JOB_COLUMNS, MEDIA_COLUMNS, toDate, toJob, toMediaFile } from "../db/sql/row-mappers";
+import { sql, type BatchStep, type SqlClient, type SqlStatement, type SqlValue } from "../db/sql/sql-client";
 import { createJobId } from "./job-id";
-import type { JobStatus } from "./job-status";
-import { batchJobTypeSchema } from "./job-types";
+import type { JobEvent, JobEventBus } from "./job-events";
+import { TERMINAL_STATUSES, type JobStatus } from "./job-status";
+import { laneOf, laneSchema, type Lane } from "./lanes";
 
-/** A log line waiting to be written with the job's next state change. */
+/** A log line written with a job's next state change. */
 export type PendingLogLine = { level: "info" | "warn" | "error"; message: string; at?: Date };
 
 export type NewJob = {
-  /** Preassigned id (engines may be reserved under it before the row exists). */
+  /** Preassigned id; a new one by default. */
   id?: string;
   type: string;
   origin: string;
@@ -20,69 +21,120 @@ export type NewJob = {
   enginesRequested?: number;
   userId?: string | null;
   maxAttempts: number;
-  parentId?: string | null;
-  status?: JobStatus;
 };
 
-/** Identifies one attempt of a running job; every write of that attempt is conditional on it. */
-export type AttemptRef = { jobId: string; owner: string; attempt: number };
+/**
+ * One attempt of a running job; every write of that attempt is conditional on it. With an
+ * owner (an attempt this process runs) the owner must still hold the lease; without one (a
+ * result from the remote fleet, applied by whichever replica received it) the attempt
+ * number alone fences stale and duplicate results.
+ */
+export type AttemptRef = { jobId: string; attempt: number; owner?: string };
+
+/** What to do with the claimed jobs: which lanes, for whom, and how many fit. */
+export type ClaimRequest = {
+  lanes: readonly Lane[];
+  owner: string;
+  /** ms the claimed attempts' leases last before a heartbeat must renew them. */
+  leaseMs: number;
+  /** At most this many jobs. */
+  limit: number;
+  /**
+   * Engine slots free: the claimed jobs' enginesRequested add up to at most this, taken as a
+   * prefix of the queue (no overtaking: a job that does not fit holds back the ones behind it).
+   */
+  engineBudget?: number;
+  /** Jobs asking for more engines than this never run in this process and are passed over. */
+  maxEngines?: number;
+};
+
+/** Jobs changed by a user action (cancel, retry), for events and for aborting running attempts. */
+export type TouchedJob = { id: string; parentId: string | null; lane: Lane | null };
 
 /** The status read every client polls: built once so its prepared statement is found by key. */
 const SELECT_JOB_WITH_MEDIA = `SELECT ${JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ")}, ${MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ")}
   FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`;
 
-/** Batch parents own no engines and are never dispatched; the list comes from the job types. */
-const BATCH_TYPES_SQL = batchJobTypeSchema.options.map((type) => `'${type}'`).join(", ");
+const INSERT_JOB_PREFIX = `INSERT INTO "Job" (${JOB_COLUMNS}) VALUES `;
+const JOB_PLACEHOLDERS = `(${JOB_COLUMNS.split(", ").map(() => "?").join(", ")})`;
+/** Rows per multi-row INSERT of jobs: 25 columns × 200 rows stays under both databases' parameter limits. */
+const JOBS_PER_INSERT = 200;
+/** Rows per multi-row INSERT of log lines (4 columns). */
+const LOG_LINES_PER_INSERT = 500;
 
-const OWNED = `"id" = ? AND "status" = 'RUNNING' AND "leaseOwner" = ? AND "attempts" = ?`;
-const ownedParams = (ref: AttemptRef) => [ref.jobId, ref.owner, ref.attempt] as const;
+const TERMINAL_SQL = TERMINAL_STATUSES.map((status) => `'${status}'`).join(", ");
+const RUNNING_ATTEMPT = `"id" = ? AND "status" = 'RUNNING' AND "attempts" = ?`;
+const CLEARED_LEASE = `"leaseOwner" = NULL, "leaseExpiresAt" = NULL`;
+
+/** The WHERE of an attempt's writes, and its parameters. */
+function attemptCondition(ref: AttemptRef): { where: string; params: SqlValue[] } {
+  return ref.owner === undefined
+    ? { where: RUNNING_ATTEMPT, params: [ref.jobId, ref.attempt] }
+    : { where: `${RUNNING_ATTEMPT} AND "leaseOwner" = ?`, params: [ref.jobId, ref.attempt, ref.owner] };
+}
+
+const placeholders = (values: readonly unknown[]) => values.map(() => "?").join(", ");
 
 /**
- * All job state transitions, each a conditional update so that duplicate deliveries,
- * zombie attempts and concurrent cancels can never move a job twice. Runs on prepared
- * statements (SqlClient): this is the per-job hot path.
+ * The job state machine and the queue. Every status transition is here, each one
+ * conditional statement in a transaction (with the log lines and outputs that go with it),
+ * so duplicate deliveries, zombie attempts, concurrent cancels and several replicas can never
+ * move a job twice. After each committed transition an event goes to the bus.
+ *
+ * QUEUED ─claim→ RUNNING ─complete→ DONE
+ *   ▲              │ └─fail→ FAILED (permanent error, or attempts used up)
+ *   └─retryLater───┘ (backoff via runAt; also lease expiry and shutdown)
+ * QUEUED | RUNNING ─cancel→ CANCELLED;  FAILED | CANCELLED ─retry→ QUEUED
+ *
+ * Runs on prepared statements (SqlClient): this is the per-job hot path.
  */
 export class JobStore {
-  constructor(private readonly db: SqlClient) {}
+  constructor(
+    private readonly db: SqlClient,
+    private readonly bus: JobEventBus,
+  ) {}
 
-  /** Inserts a job (and its first log lines) in one transaction; returns the row as written. */
+  /** A QUEUED job, claimable at once; the job and its first log lines in one transaction. */
   async create(job: NewJob, log: PendingLogLine[] = []): Promise<Job> {
-    const now = new Date();
-    const row: Job = {
-      id: job.id ?? createJobId(),
-      type: job.type,
-      status: job.status ?? "QUEUED",
-      origin: job.origin,
-      parentId: job.parentId ?? null,
-      params: JSON.stringify(job.params),
-      result: null,
-      config: job.config === undefined ? null : JSON.stringify(job.config),
-      mediaFileId: job.mediaFileId ?? null,
-      language: job.language ?? null,
-      enginesRequested: job.enginesRequested ?? 1,
-      userId: job.userId ?? null,
-      attempts: 0,
-      maxAttempts: job.maxAttempts,
-      lastError: null,
-      failureReason: null,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      progress: 0,
-      createdAt: now,
-      startedAt: job.status === "RUNNING" ? now : null,
-      finishedAt: null,
-      updatedAt: now,
-    };
-    await this.db.batch([
-      sql(
-        `INSERT INTO "Job" (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        row.id, row.type, row.status, row.origin, row.parentId, row.params, row.result, row.config, row.mediaFileId, row.language,
-        row.enginesRequested, row.userId, row.attempts, row.maxAttempts, row.lastError, row.failureReason, row.leaseOwner,
-        row.leaseExpiresAt, row.progress, row.createdAt, row.startedAt, row.finishedAt, row.updatedAt,
-      ),
-      ...logSteps(row.id, log),
-    ]);
+    const row = newJobRow(job, new Date());
+    await this.db.batch([insertJobs([row]), ...logSteps(row.id, log)]);
+    this.publish(changed(row), ...runnable(row.lane));
     return row;
+  }
+
+  /**
+   * A job that starts now in this process (the worker API's immediate admission): written
+   * RUNNING with attempt 1 held by `owner`, so no other replica can claim it.
+   */
+  async createRunning(job: NewJob, owner: string, leaseMs: number, log: PendingLogLine[] = []): Promise<Job> {
+    const now = new Date();
+    const row: Job = { ...newJobRow(job, now), status: "RUNNING", attempts: 1, leaseOwner: owner, leaseExpiresAt: new Date(now.getTime() + leaseMs), startedAt: now };
+    await this.db.batch([insertJobs([row]), ...logSteps(row.id, [...log, attemptStartedLine(row, now)])]);
+    this.publish(changed(row));
+    return row;
+  }
+
+  /**
+   * A batch: its parent (RUNNING from the start; it aggregates, it is never claimed) and one
+   * QUEUED child per entry, in one transaction. Children keep their order in the queue.
+   */
+  async createBatch(parent: NewJob, children: readonly NewJob[], log: PendingLogLine[]): Promise<{ parent: Job; childIds: string[] }> {
+    const now = new Date();
+    const parentRow: Job = { ...newJobRow(parent, now), status: "RUNNING", lane: null, startedAt: now };
+    const first = creationTime(children.length).getTime();
+    const childRows = children.map((child, index) => ({
+      ...newJobRow(child, now),
+      parentId: parentRow.id,
+      // Distinct, ordered creation times list the files in the order they were given.
+      createdAt: new Date(first + index),
+    }));
+    const steps: BatchStep[] = [insertJobs([parentRow])];
+    for (let start = 0; start < childRows.length; start += JOBS_PER_INSERT) steps.push(insertJobs(childRows.slice(start, start + JOBS_PER_INSERT)));
+    steps.push(...logSteps(parentRow.id, log));
+    await this.db.batch(steps);
+    const lanes = new Set(childRows.map((row) => row.lane));
+    this.publish(changed(parentRow), ...[...lanes].flatMap((lane) => runnable(lane)));
+    return { parent: parentRow, childIds: childRows.map((row) => row.id) };
   }
 
   async find(jobId: string): Promise<Job | null> {
@@ -98,135 +150,487 @@ export class JobStore {
     return { ...toJob(row), mediaFile: row.m_id === null || row.m_id === undefined ? null : toMediaFile(row, "m_") };
   }
 
-  /** QUEUED → RUNNING for `owner`, counting an attempt. Null when the job is no longer queued. */
-  async claim(jobId: string, owner: string, leaseMs: number, engines: number): Promise<Job | null> {
+  /**
+   * QUEUED → RUNNING for the oldest runnable jobs of the lanes, in one statement: on
+   * PostgreSQL the candidates are locked with SKIP LOCKED, so replicas claiming at once take
+   * different jobs and never wait on each other. Each claimed job counts an attempt.
+   */
+  async claim(request: ClaimRequest): Promise<Job[]> {
+    if (request.limit <= 0 || request.lanes.length === 0) return [];
     const now = new Date();
-    const rows = await this.db.all(
-      sql(
-        `UPDATE "Job" SET "status" = 'RUNNING', "attempts" = "attempts" + 1, "leaseOwner" = ?, "leaseExpiresAt" = ?, "startedAt" = ?, "progress" = 0, "updatedAt" = ?
-         WHERE "id" = ? AND "status" = 'QUEUED' RETURNING ${JOB_COLUMNS}`,
-        owner, new Date(now.getTime() + leaseMs), now, now, jobId,
-      ),
+    const lock = this.db.dialect === "postgresql" ? " FOR UPDATE SKIP LOCKED" : "";
+    const maxEngines = request.maxEngines === undefined ? "" : ` AND "enginesRequested" <= ?`;
+    const candidates = `SELECT "id", "enginesRequested", "runAt", "createdAt" FROM "Job"
+      WHERE "status" = 'QUEUED' AND "lane" IN (${placeholders(request.lanes)}) AND "runAt" <= ?${maxEngines}
+      ORDER BY "runAt", "createdAt", "id" LIMIT ?${lock}`;
+    const candidateParams: SqlValue[] = [...request.lanes, now, ...(request.maxEngines === undefined ? [] : [request.maxEngines]), request.limit];
+    // With an engine budget, only the prefix of the candidates whose engines fit is taken.
+    const chosen =
+      request.engineBudget === undefined
+        ? `SELECT "id" FROM candidates`
+        : `SELECT "id" FROM (SELECT "id", SUM("enginesRequested") OVER (ORDER BY "runAt", "createdAt", "id") AS "upTo" FROM candidates) fitting WHERE "upTo" <= ?`;
+    const update = sql(
+      `WITH candidates AS (${candidates})
+       UPDATE "Job" SET "status" = 'RUNNING', "attempts" = "attempts" + 1, "leaseOwner" = ?, "leaseExpiresAt" = ?, "startedAt" = ?, "progress" = 0, "updatedAt" = ?
+       WHERE "id" IN (${chosen}) AND "status" = 'QUEUED' RETURNING ${JOB_COLUMNS}`,
+      ...candidateParams,
+      request.owner,
+      new Date(now.getTime() + request.leaseMs),
+      now,
+      now,
+      ...(request.engineBudget === undefined ? [] : [request.engineBudget]),
     );
-    if (!rows[0]) return null;
-    const job = toJob(rows[0]);
-    await this.appendLog(jobId, [{ level: "info", message: `Attempt ${job.attempts} started on ${engines} engine${engines === 1 ? "" : "s"}`, at: now }]);
-    return job;
+    const jobs = (await this.db.all(update)).map(toJob).sort(queueOrder);
+    if (jobs.length === 0) return jobs;
+    await this.db.run(insertLogLines(jobs.map((job) => ({ jobId: job.id, line: attemptStartedLine(job, now) }))));
+    this.publish(...jobs.map((job) => changed(job)));
+    return jobs;
   }
 
-  /** Extends the lease; false when the attempt lost it (cancelled, reaped, or finished elsewhere). */
-  async heartbeat(ref: AttemptRef, leaseMs: number, progress?: number): Promise<boolean> {
+  /** When the next queued job of the lanes becomes claimable (null: none queued). */
+  async nextRunAt(lanes: readonly Lane[]): Promise<Date | null> {
+    if (lanes.length === 0) return null;
+    const rows = await this.db.all(sql(`SELECT MIN("runAt") AS "next" FROM "Job" WHERE "status" = 'QUEUED' AND "lane" IN (${placeholders(lanes)})`, ...lanes));
+    const next = rows[0]?.next;
+    return next === null || next === undefined ? null : toDate(next);
+  }
+
+  /** Jobs per status in the lanes (queued and running are the scheduler's backlog and load). */
+  async countByStatus(lanes: readonly Lane[]): Promise<{ queued: number; running: number }> {
+    const rows = await this.db.all(
+      sql(`SELECT "status", COUNT(*) AS "count" FROM "Job" WHERE "status" IN ('QUEUED', 'RUNNING') AND "lane" IN (${placeholders(lanes)}) GROUP BY "status"`, ...lanes),
+    );
+    const count = (status: string) => Number(rows.find((row) => row.status === status)?.count ?? 0);
+    return { queued: count("QUEUED"), running: count("RUNNING") };
+  }
+
+  /** Running jobs of the lanes with the engines they hold, oldest first (the remote fleet's active jobs). */
+  async listRunning(lanes: readonly Lane[], limit: number): Promise<{ id: string; enginesRequested: number }[]> {
+    const rows = await this.db.all(
+      sql(`SELECT "id", "enginesRequested" FROM "Job" WHERE "status" = 'RUNNING' AND "lane" IN (${placeholders(lanes)}) ORDER BY "startedAt", "id" LIMIT ?`, ...lanes, limit),
+    );
+    return rows.map((row) => ({ id: String(row.id), enginesRequested: Number(row.enginesRequested) }));
+  }
+
+  /** Extends this process's lease on an attempt; false when the attempt lost it (cancelled, reaped, finished). */
+  async heartbeat(ref: AttemptRef & { owner: string }, job: Pick<Job, "parentId">, leaseMs: number, progress?: number): Promise<boolean> {
     const now = new Date();
     const lease = new Date(now.getTime() + leaseMs);
-    const changed =
+    const { where, params } = attemptCondition(ref);
+    const changes =
       progress === undefined
-        ? await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "updatedAt" = ? WHERE ${OWNED}`, lease, now, ...ownedParams(ref)))
-        : await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "progress" = ?, "updatedAt" = ? WHERE ${OWNED}`, lease, progress, now, ...ownedParams(ref)));
-    return changed === 1;
+        ? await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "updatedAt" = ? WHERE ${where}`, lease, now, ...params))
+        : await this.db.run(sql(`UPDATE "Job" SET "leaseExpiresAt" = ?, "progress" = ?, "updatedAt" = ? WHERE ${where}`, lease, progress, now, ...params));
+    if (changes === 1 && progress !== undefined) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "RUNNING", progress });
+    return changes === 1;
   }
 
   /**
-   * RUNNING → DONE for exactly this attempt, writing the outputs in the same transaction.
-   * Returns false (and writes nothing) if the attempt no longer owns the job.
+   * A remote worker's heartbeat: the lease follows the worker that holds the task (it names
+   * itself as the owner), whichever replica receives the beat. False for a stale attempt.
    */
-  async complete(ref: AttemptRef, result: unknown, log: PendingLogLine[], outputs: readonly BatchStep[] = []): Promise<boolean> {
+  async renewRemoteLease(ref: { jobId: string; attempt: number }, worker: string, leaseMs: number, progress?: number): Promise<boolean> {
     const now = new Date();
-    return this.db.batch([
+    const rows = await this.db.all(
+      sql(
+        `UPDATE "Job" SET "leaseOwner" = ?, "leaseExpiresAt" = ?, "progress" = COALESCE(?, "progress"), "updatedAt" = ? WHERE ${RUNNING_ATTEMPT} RETURNING "parentId"`,
+        worker, new Date(now.getTime() + leaseMs), progress ?? null, now, ref.jobId, ref.attempt,
+      ),
+    );
+    const row = rows[0];
+    if (row && progress !== undefined) this.publish({ type: "changed", jobId: ref.jobId, parentId: row.parentId === null ? null : String(row.parentId), status: "RUNNING", progress });
+    return row !== undefined;
+  }
+
+  /**
+   * A task is on the remote queue: until a worker picks it up (and its heartbeats take the
+   * lease over) the attempt is held for `leaseMs`, as long as a task may wait in the queue.
+   * Only while the sender still owns it: a fast worker may already have taken over.
+   */
+  async markSent(refs: readonly (AttemptRef & { owner: string })[], leaseMs: number, queueOwner: string): Promise<void> {
+    if (refs.length === 0) return;
+    const now = new Date();
+    const lease = new Date(now.getTime() + leaseMs);
+    await this.db.batch(
+      refs.map((ref) => {
+        const { where, params } = attemptCondition(ref);
+        return sql(`UPDATE "Job" SET "leaseOwner" = ?, "leaseExpiresAt" = ?, "updatedAt" = ? WHERE ${where}`, queueOwner, lease, now, ...params);
+      }),
+    );
+  }
+
+  /**
+   * RUNNING → DONE for exactly this attempt, writing its outputs and log in the same
+   * transaction. False (and nothing written) if the attempt no longer holds the job.
+   */
+  async complete(ref: AttemptRef, job: Pick<Job, "parentId">, result: unknown, log: PendingLogLine[], outputs: readonly BatchStep[] = []): Promise<boolean> {
+    const now = new Date();
+    const { where, params } = attemptCondition(ref);
+    const applied = await this.db.batch([
       {
         ...sql(
-          `UPDATE "Job" SET "status" = 'DONE', "result" = ?, "progress" = 1, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "failureReason" = NULL, "updatedAt" = ? WHERE ${OWNED}`,
-          JSON.stringify(result), now, now, ...ownedParams(ref),
+          `UPDATE "Job" SET "status" = 'DONE', "result" = ?, "progress" = 1, "finishedAt" = ?, ${CLEARED_LEASE}, "failureReason" = NULL, "updatedAt" = ? WHERE ${where}`,
+          JSON.stringify(result), now, now, ...params,
         ),
         expectChanges: 1,
       },
       ...outputs,
+      ...logSteps(ref.jobId, [...log, { level: "info", message: "Done", at: now }]),
+    ]);
+    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "DONE", progress: 1 });
+    return applied;
+  }
+
+  /** RUNNING → FAILED for this attempt, with the reason users see. */
+  async fail(ref: AttemptRef, job: Pick<Job, "parentId">, reason: string, log: PendingLogLine[]): Promise<boolean> {
+    const now = new Date();
+    const { where, params } = attemptCondition(ref);
+    const applied = await this.db.batch([
+      {
+        ...sql(`UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, ${CLEARED_LEASE}, "updatedAt" = ? WHERE ${where}`, reason, reason, now, now, ...params),
+        expectChanges: 1,
+      },
+      ...logSteps(ref.jobId, [...log, { level: "error", message: `Failed: ${reason}`, at: now }]),
+    ]);
+    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "FAILED" });
+    return applied;
+  }
+
+  /**
+   * RUNNING → QUEUED after a transient failure: claimable again at `runAt` (the backoff).
+   * The attempt count stays, so maxAttempts bounds the retries.
+   */
+  async retryLater(ref: AttemptRef, job: Pick<Job, "parentId" | "lane">, error: string, runAt: Date, log: PendingLogLine[]): Promise<boolean> {
+    const now = new Date();
+    const { where, params } = attemptCondition(ref);
+    const applied = await this.db.batch([
+      {
+        ...sql(`UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "runAt" = ?, ${CLEARED_LEASE}, "progress" = 0, "updatedAt" = ? WHERE ${where}`, error, runAt, now, ...params),
+        expectChanges: 1,
+      },
       ...logSteps(ref.jobId, log),
     ]);
+    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane));
+    return applied;
   }
 
-  /** RUNNING → FAILED for this attempt. */
-  async fail(ref: AttemptRef, reason: string, log: PendingLogLine[]): Promise<boolean> {
+  /**
+   * A remote worker failed one delivery (the queue will deliver the task again) or handed it
+   * back while stopping: the error is kept for the job's final reason, and the attempt is
+   * held for `leaseMs` while the task waits for its next worker.
+   */
+  async noteRemoteSetback(ref: { jobId: string; attempt: number }, leaseMs: number, message: string, lastError: string | null): Promise<boolean> {
     const now = new Date();
     return this.db.batch([
       {
         ...sql(
-          `UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = ? WHERE ${OWNED}`,
-          reason, reason, now, now, ...ownedParams(ref),
+          `UPDATE "Job" SET "lastError" = COALESCE(?, "lastError"), "leaseOwner" = ?, "leaseExpiresAt" = ?, "updatedAt" = ? WHERE ${RUNNING_ATTEMPT}`,
+          lastError, "queue", new Date(now.getTime() + leaseMs), now, ref.jobId, ref.attempt,
         ),
         expectChanges: 1,
       },
-      ...logSteps(ref.jobId, [...log, { level: "error", message: `Failed: ${reason}` }]),
-    ]);
-  }
-
-  /** RUNNING → QUEUED after a transient error, keeping the attempt count. */
-  async requeue(ref: AttemptRef, error: string, log: PendingLogLine[]): Promise<boolean> {
-    const now = new Date();
-    return this.db.batch([
-      {
-        ...sql(
-          `UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "progress" = 0, "updatedAt" = ? WHERE ${OWNED}`,
-          error, now, ...ownedParams(ref),
-        ),
-        expectChanges: 1,
-      },
-      ...logSteps(ref.jobId, [...log, { level: "warn", message: `Attempt ${ref.attempt} failed, will retry: ${error}` }]),
+      ...logSteps(ref.jobId, [{ level: "warn", message, at: now }]),
     ]);
   }
 
   /**
-   * Jobs whose lease expired (their worker died): back to QUEUED, or FAILED once they have
-   * used every attempt. Returns the ids re-queued so the dispatcher can pick them up.
+   * Cancels a queued or running job, or a batch and every unfinished child, in one
+   * statement. Returns the jobs cancelled (running ones must be aborted where they run).
    */
-  async reapExpiredLeases(now = new Date()): Promise<{ requeued: string[]; failed: string[] }> {
-    const expired = await this.db.all(sql(`SELECT "id", "attempts", "maxAttempts" FROM "Job" WHERE "status" = 'RUNNING' AND "leaseExpiresAt" < ?`, now));
-    const requeued: string[] = [];
-    const failed: string[] = [];
-    for (const row of expired) {
-      const id = String(row.id);
-      const attempts = Number(row.attempts);
-      const maxAttempts = Number(row.maxAttempts);
+  async cancel(jobId: string): Promise<TouchedJob[]> {
+    const now = new Date();
+    const reason = "Cancelled by request";
+    const where = `("id" = ? OR "parentId" = ?) AND "status" IN ('QUEUED', 'RUNNING')`;
+    const update = `UPDATE "Job" SET "status" = 'CANCELLED', "finishedAt" = ?, ${CLEARED_LEASE}, "failureReason" = ?, "updatedAt" = ? WHERE ${where}`;
+    let rows: Record<string, unknown>[];
+    if (this.db.dialect === "postgresql") {
+      // One statement: the log lines are written for exactly the rows the update changed.
+      rows = await this.db.all(
+        sql(
+          `WITH cancelled AS (${update} RETURNING "id", "parentId", "lane"),
+           logged AS (INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT "id", ?, 'warn', ? FROM cancelled)
+           SELECT "id", "parentId", "lane" FROM cancelled`,
+          now, reason, now, jobId, jobId, now, reason,
+        ),
+      );
+    } else {
+      // SQLite serialises writers, so the same WHERE twice in one transaction sees the same rows.
+      const results = await this.db.transact([
+        sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT "id", ?, 'warn', ? FROM "Job" WHERE ${where}`, now, reason, jobId, jobId),
+        sql(`${update} RETURNING "id", "parentId", "lane"`, now, reason, now, jobId, jobId),
+      ]);
+      rows = results?.[1] ?? [];
+    }
+    const touched = rows.map(toTouched);
+    this.publish(...touched.map((job) => ({ type: "changed" as const, jobId: job.id, parentId: job.parentId, status: "CANCELLED" as const })));
+    return touched;
+  }
+
+  /**
+   * FAILED | CANCELLED → QUEUED with a fresh attempt budget. For a batch: its failed and
+   * cancelled children, and the parent back to RUNNING, in one transaction. Empty when
+   * nothing was retryable.
+   */
+  async retry(jobId: string): Promise<TouchedJob[]> {
+    const now = new Date();
+    const message = "Retry requested: job re-queued";
+    const where = `("id" = ? OR "parentId" = ?) AND "status" IN ('FAILED', 'CANCELLED') AND "lane" IS NOT NULL`;
+    const results = await this.db.transact([
+      sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT "id", ?, 'info', ? FROM "Job" WHERE ${where}`, now, message, jobId, jobId),
+      sql(
+        `UPDATE "Job" SET "status" = 'QUEUED', "attempts" = 0, "runAt" = ?, "failureReason" = NULL, "finishedAt" = NULL, "startedAt" = NULL, "progress" = 0, "result" = NULL, "updatedAt" = ?
+         WHERE ${where} RETURNING "id", "parentId", "lane"`,
+        now, now, jobId, jobId,
+      ),
+    ]);
+    const touched = (results?.[1] ?? []).map(toTouched);
+    if (touched.length === 0) return touched;
+    // The batch the jobs belong to is running again (a finished one reopens).
+    const parentIds = [...new Set(touched.map((job) => job.parentId).filter((id): id is string => id !== null))];
+    for (const parentId of parentIds) {
+      const reopened = await this.db.run(
+        sql(`UPDATE "Job" SET "status" = 'RUNNING', "finishedAt" = NULL, "failureReason" = NULL, "updatedAt" = ? WHERE "id" = ?`, now, parentId),
+      );
+      if (reopened) this.publish({ type: "changed", jobId: parentId, parentId: null, status: "RUNNING" });
+    }
+    const lanes = new Set(touched.map((job) => job.lane));
+    this.publish(...touched.map((job) => ({ type: "changed" as const, jobId: job.id, parentId: job.parentId, status: "QUEUED" as const })), ...[...lanes].flatMap((lane) => runnable(lane)));
+    return touched;
+  }
+
+  /**
+   * Deletes finished jobs with their children, outputs and logs, in one transaction (a
+   * job that is not finished, or a child of one, is left alone). Returns the media ids they
+   * referenced, for the caller to drop the ones nothing references any more.
+   */
+  async deleteFinished(jobIds: readonly string[]): Promise<{ deleted: string[]; mediaFileIds: string[] }> {
+    if (jobIds.length === 0) return { deleted: [], mediaFileIds: [] };
+    const finished = `"id" IN (${placeholders(jobIds)}) AND "status" IN (${TERMINAL_SQL})`;
+    const results = await this.db.transact([
+      sql(`SELECT "mediaFileId" FROM "Job" WHERE ("parentId" IN (SELECT "id" FROM "Job" WHERE ${finished}) OR (${finished})) AND "mediaFileId" IS NOT NULL`, ...jobIds, ...jobIds),
+      sql(`DELETE FROM "Job" WHERE "parentId" IN (SELECT "id" FROM "Job" WHERE ${finished})`, ...jobIds),
+      sql(`DELETE FROM "Job" WHERE ${finished} RETURNING "id"`, ...jobIds),
+    ]);
+    if (!results) return { deleted: [], mediaFileIds: [] };
+    return { deleted: results[2]!.map((row) => String(row.id)), mediaFileIds: [...new Set(results[0]!.map((row) => String(row.mediaFileId)))] };
+  }
+
+  /** Finished top-level jobs beyond the newest `keep`, oldest first (retention). */
+  async finishedBeyond(keep: number, limit: number): Promise<string[]> {
+    const rows = await this.db.all(
+      sql(`SELECT "id" FROM "Job" WHERE "parentId" IS NULL AND "status" IN (${TERMINAL_SQL}) ORDER BY "finishedAt" DESC, "id" DESC LIMIT ? OFFSET ?`, limit, keep),
+    );
+    return rows.map((row) => String(row.id));
+  }
+
+  /** A batch's children per status, counted by the database. */
+  async childCounts(parentId: string): Promise<Record<JobStatus, number>> {
+    const rows = await this.db.all(sql(`SELECT "status", COUNT(*) AS "count" FROM "Job" WHERE "parentId" = ? GROUP BY "status"`, parentId));
+    const counts: Record<JobStatus, number> = { QUEUED: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 };
+    for (const row of rows) counts[row.status as JobStatus] = Number(row.count);
+    return counts;
+  }
+
+  /** A batch's child ids in the order the files were given. */
+  async childIds(parentId: string): Promise<string[]> {
+    const rows = await this.db.all(sql(`SELECT "id" FROM "Job" WHERE "parentId" = ? ORDER BY "createdAt", "id"`, parentId));
+    return rows.map((row) => String(row.id));
+  }
+
+  /** A running batch's progress (finished children / all), while children are still unfinished. */
+  async setBatchProgress(parentId: string, progress: number): Promise<void> {
+    const changes = await this.db.run(sql(`UPDATE "Job" SET "progress" = ?, "updatedAt" = ? WHERE "id" = ? AND "status" = 'RUNNING'`, progress, new Date(), parentId));
+    if (changes) this.publish({ type: "changed", jobId: parentId, parentId: null, status: "RUNNING", progress });
+  }
+
+  /**
+   * RUNNING → DONE | FAILED | CANCELLED for a batch whose children have all finished: only
+   * while none is queued or running, so of several replicas finishing children at once,
+   * exactly one finalises the parent.
+   */
+  async finishBatch(parentId: string, status: JobStatus, result: unknown, failureReason: string | null, log: PendingLogLine): Promise<boolean> {
+    const now = new Date();
+    const applied = await this.db.batch([
+      {
+        ...sql(
+          `UPDATE "Job" SET "status" = ?, "progress" = 1, "result" = ?, "failureReason" = ?, "finishedAt" = ?, "updatedAt" = ?
+           WHERE "id" = ? AND "status" = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM "Job" c WHERE c."parentId" = ? AND c."status" IN ('QUEUED', 'RUNNING'))`,
+          status, JSON.stringify(result), failureReason, now, now, parentId, parentId,
+        ),
+        expectChanges: 1,
+      },
+      ...logSteps(parentId, [log]),
+    ]);
+    if (applied) this.publish({ type: "changed", jobId: parentId, parentId: null, status, progress: 1 });
+    return applied;
+  }
+
+  /** Running batches whose children have all finished (a crash between a child's end and the parent's). */
+  async settledBatchesStillRunning(limit: number): Promise<string[]> {
+    const rows = await this.db.all(
+      sql(
+        `SELECT p."id" FROM "Job" p WHERE p."status" = 'RUNNING' AND p."lane" IS NULL AND p."parentId" IS NULL
+         AND NOT EXISTS (SELECT 1 FROM "Job" c WHERE c."parentId" = p."id" AND c."status" IN ('QUEUED', 'RUNNING')) LIMIT ?`,
+        limit,
+      ),
+    );
+    return rows.map((row) => String(row.id));
+  }
+
+  /**
+   * Attempts whose lease expired (their process or worker died): back to QUEUED at the
+   * backoff `runAtFor` gives, or FAILED once they have used every attempt. Each is a
+   * conditional statement, so replicas sweeping at once move a job once.
+   */
+  async reapExpiredLeases(runAtFor: (attempt: number) => Date, now = new Date()): Promise<{ requeued: Job[]; failed: Job[] }> {
+    const expired = (await this.db.all(sql(`SELECT ${JOB_COLUMNS} FROM "Job" WHERE "status" = 'RUNNING' AND "leaseExpiresAt" < ?`, now))).map(toJob);
+    const requeued: Job[] = [];
+    const failed: Job[] = [];
+    for (const job of expired) {
       const stillExpired = `"id" = ? AND "status" = 'RUNNING' AND "attempts" = ? AND "leaseExpiresAt" < ?`;
-      if (attempts >= maxAttempts) {
-        const reason = `The worker running this job stopped responding (attempt ${attempts} of ${maxAttempts}); giving up`;
+      const who = job.leaseOwner ? ` (${job.leaseOwner})` : "";
+      if (job.attempts >= job.maxAttempts) {
+        const reason = `The worker running this job${who} stopped responding (attempt ${job.attempts} of ${job.maxAttempts}); giving up`;
         const applied = await this.db.batch([
           {
-            ...sql(`UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = ? WHERE ${stillExpired}`, reason, reason, now, now, id, attempts, now),
+            ...sql(`UPDATE "Job" SET "status" = 'FAILED', "failureReason" = ?, "lastError" = ?, "finishedAt" = ?, ${CLEARED_LEASE}, "updatedAt" = ? WHERE ${stillExpired}`, reason, reason, now, now, job.id, job.attempts, now),
             expectChanges: 1,
           },
-          ...logSteps(id, [{ level: "error", message: reason }]),
+          ...logSteps(job.id, [{ level: "error", message: reason, at: now }]),
         ]);
-        if (applied) failed.push(id);
+        if (applied) {
+          failed.push(job);
+          this.publish({ type: "changed", jobId: job.id, parentId: job.parentId, status: "FAILED" });
+        }
       } else {
-        const message = `The worker running attempt ${attempts} stopped responding; re-queued`;
+        const runAt = runAtFor(job.attempts);
+        const message = `The worker running attempt ${job.attempts}${who} stopped responding; re-queued, to run again in ${formatDelay(runAt.getTime() - now.getTime())}`;
         const applied = await this.db.batch([
           {
-            ...sql(`UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "progress" = 0, "updatedAt" = ? WHERE ${stillExpired}`, message, now, id, attempts, now),
+            ...sql(`UPDATE "Job" SET "status" = 'QUEUED', "lastError" = ?, "runAt" = ?, ${CLEARED_LEASE}, "progress" = 0, "updatedAt" = ? WHERE ${stillExpired}`, message, runAt, now, job.id, job.attempts, now),
             expectChanges: 1,
           },
-          ...logSteps(id, [{ level: "warn", message }]),
+          ...logSteps(job.id, [{ level: "warn", message, at: now }]),
         ]);
-        if (applied) requeued.push(id);
+        if (applied) {
+          requeued.push(job);
+          this.publish({ type: "changed", jobId: job.id, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane as Lane | null));
+        }
       }
     }
     return { requeued, failed };
-  }
-
-  /** Dispatchable jobs in submission order (parents are not dispatched). */
-  async listQueued(): Promise<{ id: string; enginesRequested: number }[]> {
-    const rows = await this.db.all(
-      sql(`SELECT "id", "enginesRequested" FROM "Job" WHERE "status" = 'QUEUED' AND "type" NOT IN (${BATCH_TYPES_SQL}) ORDER BY "createdAt" ASC, "id" ASC`),
-    );
-    return rows.map((row) => ({ id: String(row.id), enginesRequested: Number(row.enginesRequested) }));
   }
 
   async appendLog(jobId: string, lines: PendingLogLine[]): Promise<void> {
     if (lines.length === 0) return;
     await this.db.batch(logSteps(jobId, lines));
   }
+
+  private publish(...events: JobEvent[]): void {
+    this.bus.publish(events);
+  }
 }
 
-/** INSERTs of log lines, one statement per line (each a cached prepared statement). */
+/** INSERTs of one job's log lines (one multi-row statement per 500 lines). */
 export function logSteps(jobId: string, lines: readonly PendingLogLine[]): BatchStep[] {
-  return lines.map((line) => sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") VALUES (?, ?, ?, ?)`, jobId, line.at ?? new Date(), line.level, line.message));
+  const steps: BatchStep[] = [];
+  for (let start = 0; start < lines.length; start += LOG_LINES_PER_INSERT) {
+    steps.push(insertLogLines(lines.slice(start, start + LOG_LINES_PER_INSERT).map((line) => ({ jobId, line }))));
+  }
+  return steps;
+}
+
+function insertLogLines(entries: readonly { jobId: string; line: PendingLogLine }[]): SqlStatement {
+  return sql(
+    `INSERT INTO "JobLog" ("jobId", "at", "level", "message") VALUES ${entries.map(() => "(?, ?, ?, ?)").join(", ")}`,
+    ...entries.flatMap(({ jobId, line }) => [jobId, line.at ?? new Date(), line.level, line.message]),
+  );
+}
+
+function insertJobs(rows: readonly Job[]): SqlStatement {
+  return sql(
+    INSERT_JOB_PREFIX + rows.map(() => JOB_PLACEHOLDERS).join(", "),
+    ...rows.flatMap((row) => [
+      row.id, row.type, row.status, row.origin, row.parentId, row.params, row.result, row.config, row.mediaFileId, row.language,
+      row.enginesRequested, row.userId, row.attempts, row.maxAttempts, row.lastError, row.failureReason, row.leaseOwner,
+      row.leaseExpiresAt, row.progress, row.lane, row.runAt, row.createdAt, row.startedAt, row.finishedAt, row.updatedAt,
+    ]),
+  );
+}
+
+function newJobRow(job: NewJob, now: Date): Job {
+  return {
+    id: job.id ?? createJobId(),
+    type: job.type,
+    status: "QUEUED",
+    origin: job.origin,
+    parentId: null,
+    params: JSON.stringify(job.params),
+    result: null,
+    config: job.config === undefined ? null : JSON.stringify(job.config),
+    mediaFileId: job.mediaFileId ?? null,
+    language: job.language ?? null,
+    enginesRequested: job.enginesRequested ?? 1,
+    userId: job.userId ?? null,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    lastError: null,
+    failureReason: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    progress: 0,
+    lane: laneOf(job.type),
+    runAt: now,
+    createdAt: creationTime(),
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+  };
+}
+
+function attemptStartedLine(job: Pick<Job, "attempts" | "maxAttempts" | "lane" | "enginesRequested">, at: Date): PendingLogLine {
+  const on = job.lane === "asr" ? ` on ${job.enginesRequested} engine${job.enginesRequested === 1 ? "" : "s"}` : "";
+  return { level: "info", message: `Attempt ${job.attempts} started${on} (of at most ${job.maxAttempts})`, at };
+}
+
+function changed(job: Job): JobEvent {
+  return { type: "changed", jobId: job.id, parentId: job.parentId, status: job.status as JobStatus, progress: job.progress };
+}
+
+function runnable(lane: string | null): JobEvent[] {
+  const parsed = laneSchema.safeParse(lane);
+  return parsed.success ? [{ type: "runnable", lane: parsed.data }] : [];
+}
+
+function toTouched(row: Record<string, unknown>): TouchedJob {
+  const lane = laneSchema.safeParse(row.lane);
+  return { id: String(row.id), parentId: row.parentId === null || row.parentId === undefined ? null : String(row.parentId), lane: lane.success ? lane.data : null };
+}
+
+/** Claimed jobs in queue order (RETURNING has none). */
+function queueOrder(a: Job, b: Job): number {
+  return a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+let lastCreation = 0;
+
+/**
+ * A creation time later than any this process handed out before, reserving `span`
+ * milliseconds: jobs created one after another keep that order in the queue (runAt, then
+ * createdAt) even within one millisecond. It may run a little ahead of the clock in a
+ * burst; runAt, which decides when a job may run, is always the real time. (Across
+ * replicas a tie falls back to the id.)
+ */
+function creationTime(span = 1): Date {
+  const at = Math.max(Date.now(), lastCreation + 1);
+  lastCreation = at + span - 1;
+  return new Date(at);
+}
+
+/** "0.4 s", "12 s", "3.5 min": how long a backoff lasts, for log lines. */
+export function formatDelay(ms: number): string {
+  const seconds = Math.max(0, ms) / 1000;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  return `${(seconds / 60).toFixed(1)} min`;
 }

@@ -1,13 +1,12 @@
-import type { Engine } from "../asr/engine";
 import type { BatchStep } from "../db/sql/sql-client";
 import type { Job } from "../db/models";
+import type { TaskSuccess, WorkerTask } from "../../worker/task-contract";
 
+/** A running attempt, as a handler sees it. */
 export type JobHandlerContext = {
   job: Job;
   /** This attempt's number (1-based). */
   attempt: number;
-  /** Engine slots leased for the job (job.enginesRequested of them). */
-  engines: Engine[];
   signal: AbortSignal;
   /** Buffers a job log line; written with the job's next state change. */
   log(level: "info" | "warn" | "error", message: string): void;
@@ -22,7 +21,23 @@ export type JobOutcome = {
   outputs?: readonly BatchStep[];
 };
 
-export type JobHandler = (ctx: JobHandlerContext) => Promise<JobOutcome>;
+/** A job this process runs start to end (fix_srt: it waits on an LLM, which any replica can reach). */
+export type LocalJobHandler = { kind: "local"; run(ctx: JobHandlerContext): Promise<JobOutcome> };
+
+/**
+ * A job that runs as a worker task (transcribe, convert): the control plane builds the
+ * task, the worker runtime runs it (in this process, or on the remote fleet), and whichever
+ * replica receives the result applies it.
+ */
+export type TaskJobHandler = {
+  kind: "task";
+  /** Throws PermanentJobError when the task cannot be built (its media is gone). */
+  buildTask(job: Job, attempt: number): Promise<WorkerTask>;
+  /** The outcome to commit with the job's completion; `log` lines go with it. */
+  applyResult(job: Job, result: TaskSuccess, log: JobHandlerContext["log"]): Promise<JobOutcome>;
+};
+
+export type JobHandler = LocalJobHandler | TaskJobHandler;
 
 /** Handlers keyed by job type; a job whose type has no handler fails with a clear reason. */
 export class JobHandlerRegistry {

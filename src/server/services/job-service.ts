@@ -1,19 +1,19 @@
 import type { Db } from "../db/client";
 import type { JobLog } from "../db/models";
-import type { EnginePool } from "../../worker/engine-pool";
-import type { InProcessDispatcher } from "../dispatch/in-process-dispatcher";
+import type { AsrCapacity } from "../dispatch/lanes/lane";
 import { AppError } from "../errors";
 import { normalizeLanguage } from "../asr/languages";
 import { createJobId } from "../jobs/job-id";
-import type { JobEvents } from "../jobs/job-events";
+import type { JobEventBus } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
-import type { JobStore } from "../jobs/job-store";
+import type { JobStore, NewJob } from "../jobs/job-store";
+import { laneSchema } from "../jobs/lanes";
 import { renderTranscript } from "../transcripts/render-transcript";
 import { parseSrt, renderSrt } from "../subtitles/srt";
 import type { Cue } from "../subtitles/cues";
 import type { MediaFile } from "../db/models";
 import { convertOptionsSchema, type ConvertOptions } from "../media/convert-media";
-import { BATCH_CHILD_TYPE, batchResultSchema, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
+import { BATCH_CHILD_TYPE, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
 import type { Logger } from "../logger";
 import type { TranscriptDocument } from "../transcripts/render-transcript";
 import type { MediaService } from "./media-service";
@@ -92,12 +92,16 @@ export type ListJobsInput = {
 export type ServiceDeps = {
   db: Db;
   store: JobStore;
-  dispatcher: InProcessDispatcher;
-  pool: EnginePool;
+  /** Transcription capacity: what the worker API reports, checks and reserves. */
+  asr: AsrCapacity;
   media: MediaService;
-  events: JobEvents;
+  events: JobEventBus;
   logger: Logger;
   maxAttempts: number;
+  /** ms: the lease of a job this process starts at once (immediate admission). */
+  leaseMs: number;
+  /** This process's lease owner id. */
+  owner: string;
   /** The model fix_srt jobs use when they name none (LLM_MODEL). */
   defaultLlmModel: string;
 };
@@ -107,14 +111,14 @@ export class JobService {
   constructor(private readonly deps: ServiceDeps) {}
 
   /** The batch worker API's 503 message, verbatim from its spec. */
-  busyMessage(requested: number): string {
-    const snapshot = this.deps.pool.snapshot();
-    return `Server busy: ${requested} engines not available (${snapshot.usedEngines} engines in use, ${snapshot.maxEngines} parallel allowed)`;
+  async busyMessage(requested: number): Promise<string> {
+    const capacity = await this.deps.asr.capacity();
+    return `Server busy: ${requested} engines not available (${capacity.usedEngines} engines in use, ${capacity.maxEngines} parallel allowed)`;
   }
 
   /** Throws BUSY when `requested` engines are not free right now (a cheap pre-check before an upload). */
-  assertCapacity(requested: number): void {
-    if (requested > this.deps.pool.unused) throw new AppError("BUSY", this.busyMessage(requested));
+  async assertCapacity(requested: number): Promise<void> {
+    if (requested > (await this.deps.asr.capacity()).unusedEngines) throw new AppError("BUSY", await this.busyMessage(requested));
   }
 
   async createTranscription(input: CreateTranscriptionInput): Promise<JobView> {
@@ -128,34 +132,35 @@ export class JobService {
       task: input.task ?? "transcribe",
       ...(input.operatingPoint ? { operatingPoint: input.operatingPoint } : {}),
     };
-    const id = createJobId();
-    const engines = input.enginesRequested;
-    if (input.admission === "immediate" && !this.deps.dispatcher.reserve(id, engines)) {
-      throw new AppError("BUSY", this.busyMessage(engines));
-    }
+    const job: NewJob = {
+      id: createJobId(),
+      type: input.type,
+      origin: input.origin,
+      params,
+      config: input.config,
+      mediaFileId: media.id,
+      language,
+      enginesRequested: input.enginesRequested,
+      userId: input.userId ?? null,
+      maxAttempts: this.deps.maxAttempts,
+    };
+    const accepted = [{ level: "info" as const, message: `Job accepted: ${input.type} of "${media.originalName}" (${media.sizeBytes} bytes), language ${input.language}` }];
     let created;
-    try {
-      created = await this.deps.store.create(
-        {
-          id,
-          type: input.type,
-          origin: input.origin,
-          params,
-          config: input.config,
-          mediaFileId: media.id,
-          language,
-          enginesRequested: engines,
-          userId: input.userId ?? null,
-          maxAttempts: this.deps.maxAttempts,
-        },
-        [{ level: "info", message: `Job accepted: ${input.type} of "${media.originalName}" (${media.sizeBytes} bytes), language ${input.language}` }],
-      );
-    } catch (error) {
-      if (input.admission === "immediate") this.deps.dispatcher.releaseReservation(id);
-      throw error;
+    if (input.admission === "immediate") {
+      // Capacity is taken before the row exists, and the row is written RUNNING for this
+      // process, so no other request and no other replica can take the same engines.
+      const ticket = await this.deps.asr.admitNow(job.id!, job.enginesRequested!);
+      if (!ticket) throw new AppError("BUSY", await this.busyMessage(input.enginesRequested));
+      try {
+        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted);
+      } catch (error) {
+        ticket.release();
+        throw error;
+      }
+      ticket.start(created);
+    } else {
+      created = await this.deps.store.create(job, accepted);
     }
-    if (input.admission === "immediate") this.deps.dispatcher.startReserved(id);
-    else this.deps.dispatcher.submit(id, engines);
     // The row as written: re-reading it would cost a query on the hot path for nothing.
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
   }
@@ -171,7 +176,7 @@ export class JobService {
     return this.queueJob(media, { type: "fix_srt", params, enginesRequested: 0, origin: input.origin, userId: input.userId }, `with ${params.model}`);
   }
 
-  /** A convert job: one engine slot's worth of CPU (ffmpeg), queued like transcriptions. */
+  /** A convert job: ffmpeg, in the ffmpeg pool (MAX_CONVERT_CONCURRENCY) or on the remote fleet. */
   async createConvert(input: CreateConvertInput): Promise<JobView> {
     const media = await this.deps.media.get(input.mediaFileId);
     if (media.format === "srt") throw new AppError("BAD_REQUEST", `convert needs an audio or video file; "${media.originalName}" is subtitles`);
@@ -187,11 +192,9 @@ export class JobService {
   ): Promise<JobView> {
     const created = await this.deps.store.create(
       {
-        id: createJobId(),
         type: job.type,
         origin: job.origin,
         params: job.params,
-        config: undefined,
         mediaFileId: media.id,
         language: null,
         enginesRequested: job.enginesRequested,
@@ -200,7 +203,6 @@ export class JobService {
       },
       [{ level: "info", message: `Job accepted: ${job.type} of "${media.originalName}" ${detail}` }],
     );
-    this.deps.dispatcher.submit(created.id, job.enginesRequested);
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
   }
 
@@ -241,46 +243,34 @@ export class JobService {
           ? { mediaFileId, options: convertOptions }
           : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
 
-    const parentId = createJobId();
-    const childIds = input.mediaFileIds.map(() => createJobId());
-    const now = new Date();
-    await this.deps.db.$transaction(async (tx) => {
-      await tx.job.create({
-        data: {
-          id: parentId,
-          type: input.type,
-          origin: input.origin,
-          status: "RUNNING",
-          params: JSON.stringify({ childType, count: childIds.length, language }),
-          language,
-          enginesRequested: engines,
-          userId: input.userId ?? null,
-          maxAttempts: this.deps.maxAttempts,
-          startedAt: now,
-          createdAt: now,
-        },
-      });
-      await tx.job.createMany({
-        data: input.mediaFileIds.map((mediaFileId, index) => ({
-          id: childIds[index]!,
-          type: childType,
-          origin: input.origin,
-          status: "QUEUED",
-          parentId,
-          params: JSON.stringify(childParams(mediaFileId)),
-          mediaFileId,
-          language: isFixSrt || childType === "convert" ? null : language,
-          enginesRequested: engines,
-          userId: input.userId ?? null,
-          maxAttempts: this.deps.maxAttempts,
-          // Distinct, ordered timestamps keep the children in upload order in the FIFO.
-          createdAt: new Date(now.getTime() + index),
-        })),
-      });
-      await tx.jobLog.create({ data: { jobId: parentId, level: "info", message: `Batch accepted: ${childIds.length} ${childType} jobs` } });
-    });
-    for (const childId of childIds) this.deps.dispatcher.submit(childId, engines);
-    return this.get(parentId);
+    const { parent } = await this.deps.store.createBatch(
+      {
+        type: input.type,
+        origin: input.origin,
+        params: { childType, count: input.mediaFileIds.length, language },
+        language,
+        enginesRequested: engines,
+        userId: input.userId ?? null,
+        maxAttempts: this.deps.maxAttempts,
+      },
+      input.mediaFileIds.map((mediaFileId) => ({
+        type: childType,
+        origin: input.origin,
+        params: childParams(mediaFileId),
+        mediaFileId,
+        language: isFixSrt || childType === "convert" ? null : language,
+        enginesRequested: engines,
+        userId: input.userId ?? null,
+        maxAttempts: this.deps.maxAttempts,
+      })),
+      [{ level: "info", message: `Batch accepted: ${input.mediaFileIds.length} ${childType} jobs` }],
+    );
+    return this.get(parent.id);
+  }
+
+  /** Jobs waiting in the queue, in every lane, across replicas. */
+  async queueDepth(): Promise<number> {
+    return (await this.deps.store.countByStatus(laneSchema.options)).queued;
   }
 
   async get(id: string): Promise<JobView> {
@@ -311,14 +301,13 @@ export class JobService {
     };
   }
 
-  /** Cancels a queued or running job (and a batch's unfinished children). Finished jobs are left as they are. */
+  /** Cancels a queued or running job (and a batch's unfinished children), in one statement. Finished jobs are left as they are. */
   async cancel(id: string): Promise<JobView> {
     const job = await this.get(id);
     if (isTerminal(job.status)) throw new AppError("CONFLICT", `Job ${id} is already ${job.status} and cannot be cancelled`);
-    const targets = isBatchType(job.type)
-      ? (await this.deps.db.job.findMany({ where: { parentId: id, status: { in: ["QUEUED", "RUNNING"] } }, select: { id: true } })).map((child) => child.id)
-      : [];
-    for (const targetId of [...targets, id]) await this.cancelOne(targetId);
+    // Attempts running anywhere hear of it through the event bus and stop.
+    const cancelled = await this.deps.store.cancel(id);
+    if (cancelled.length) this.deps.logger.info("jobs cancelled", { jobId: id, count: cancelled.length });
     return this.get(id);
   }
 
@@ -326,18 +315,13 @@ export class JobService {
   async retry(id: string): Promise<JobView> {
     const job = await this.get(id);
     if (isBatchType(job.type)) {
-      const children = await this.deps.db.job.findMany({ where: { parentId: id, status: { in: ["FAILED", "CANCELLED"] } }, select: { id: true, enginesRequested: true } });
-      if (children.length === 0) throw new AppError("CONFLICT", `Batch ${id} has no failed or cancelled jobs to retry`);
-      for (const child of children) await this.requeueForRetry(child.id);
-      await this.deps.db.job.update({ where: { id }, data: { status: "RUNNING", finishedAt: null, failureReason: null } });
-      await this.deps.store.appendLog(id, [{ level: "info", message: `Retrying ${children.length} failed or cancelled jobs` }]);
-      for (const child of children) this.deps.dispatcher.submit(child.id, child.enginesRequested);
+      const retried = await this.deps.store.retry(id);
+      if (retried.length === 0) throw new AppError("CONFLICT", `Batch ${id} has no failed or cancelled jobs to retry`);
+      await this.deps.store.appendLog(id, [{ level: "info", message: `Retrying ${retried.length} failed or cancelled jobs` }]);
       return this.get(id);
     }
     if (job.status !== "FAILED" && job.status !== "CANCELLED") throw new AppError("CONFLICT", `Job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be retried`);
-    await this.requeueForRetry(id);
-    this.deps.dispatcher.submit(id, job.enginesRequested);
-    if (job.parentId) await this.deps.db.job.updateMany({ where: { id: job.parentId, status: { in: ["DONE", "FAILED", "CANCELLED"] } }, data: { status: "RUNNING", finishedAt: null, failureReason: null } });
+    await this.deps.store.retry(id);
     return this.get(id);
   }
 
@@ -346,14 +330,11 @@ export class JobService {
     const job = await this.get(id);
     if (!isTerminal(job.status)) {
       if (!opts.force) throw new AppError("CONFLICT", `Job ${id} is ${job.status}; cancel it first or delete with force=true`);
-      await this.cancel(id);
+      await this.deps.store.cancel(id);
     }
-    const mediaIds = (await this.deps.db.job.findMany({ where: { OR: [{ id }, { parentId: id }] }, select: { mediaFileId: true } }))
-      .map((row) => row.mediaFileId)
-      .filter((mediaId): mediaId is string => mediaId !== null);
-    await this.deps.db.job.deleteMany({ where: { parentId: id } });
-    await this.deps.db.job.delete({ where: { id } });
-    await this.deps.media.deleteOrphans(mediaIds);
+    const { deleted, mediaFileIds } = await this.deps.store.deleteFinished([id]);
+    if (deleted.length === 0) throw new AppError("CONFLICT", `Job ${id} changed while it was being deleted; try again`);
+    await this.deps.media.deleteOrphans(mediaFileIds);
     return { ...job, status: "CANCELLED" };
   }
 
@@ -429,65 +410,35 @@ export class JobService {
 
   /** Outcome counts of a batch's children. */
   async batchSummary(parentId: string): Promise<BatchResult & { queued: number; running: number }> {
-    const children = await this.deps.db.job.findMany({ where: { parentId }, select: { id: true, status: true }, orderBy: { createdAt: "asc" } });
-    const count = (status: JobStatus) => children.filter((child) => child.status === status).length;
-    return {
-      total: children.length,
-      done: count("DONE"),
-      failed: count("FAILED"),
-      cancelled: count("CANCELLED"),
-      queued: count("QUEUED"),
-      running: count("RUNNING"),
-      childIds: children.map((child) => child.id),
-    };
+    const [counts, childIds] = await Promise.all([this.deps.store.childCounts(parentId), this.deps.store.childIds(parentId)]);
+    return { total: childIds.length, done: counts.DONE, failed: counts.FAILED, cancelled: counts.CANCELLED, queued: counts.QUEUED, running: counts.RUNNING, childIds };
   }
 
   /**
-   * Recomputes a batch parent from its children. Runs after every child settles (after its
-   * commit), and the final transition is conditional, so concurrent children finishing at
-   * once still finalise the parent exactly once.
+   * Resolves once the job is DONE, FAILED or CANCELLED, or rejects with TIMEOUT. Hears the
+   * job settle on whichever replica settles it (the event bus), and re-reads it after a
+   * reconnect, when events may have been missed.
    */
-  async aggregateParent(parentId: string): Promise<void> {
-    const summary = await this.batchSummary(parentId);
-    const finished = summary.done + summary.failed + summary.cancelled;
-    const progress = summary.total === 0 ? 1 : finished / summary.total;
-    if (finished < summary.total) {
-      await this.deps.db.job.updateMany({ where: { id: parentId, status: "RUNNING" }, data: { progress } });
-      return;
-    }
-    const status: JobStatus = summary.failed > 0 ? "FAILED" : summary.done === 0 && summary.cancelled > 0 ? "CANCELLED" : "DONE";
-    const result: BatchResult = batchResultSchema.parse(summary);
-    const failureReason = summary.failed > 0 ? `${summary.failed} of ${summary.total} files failed` : null;
-    const { count } = await this.deps.db.job.updateMany({
-      where: { id: parentId, status: "RUNNING" },
-      data: { status, progress: 1, result: JSON.stringify(result), failureReason, finishedAt: new Date() },
-    });
-    if (count === 1) {
-      await this.deps.store.appendLog(parentId, [{ level: status === "DONE" ? "info" : "warn", message: `Batch finished: ${summary.done} done, ${summary.failed} failed, ${summary.cancelled} cancelled` }]);
-      this.deps.events.emitSettled({ jobId: parentId, parentId: null, status });
-    }
-  }
-
-  /** Resolves once the job is DONE, FAILED or CANCELLED, or rejects with TIMEOUT. */
   async waitForSettled(id: string, timeoutMs: number): Promise<JobView> {
     let unsubscribe = () => {};
     const settled = new Promise<void>((resolve) => {
-      unsubscribe = this.deps.events.onSettled((event) => {
-        if (event.jobId === id) resolve();
+      unsubscribe = this.deps.events.subscribe((event) => {
+        if (event.type === "changed" && event.jobId === id && isTerminal(event.status)) resolve();
+        if (event.type === "resync") void this.get(id).then((job) => isTerminal(job.status) && resolve(), () => undefined);
       });
     });
+    let timer: NodeJS.Timeout | undefined;
     try {
       const current = await this.get(id);
       if (isTerminal(current.status)) return current;
-      let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), timeoutMs);
       });
       const outcome = await Promise.race([settled.then(() => "settled" as const), timedOut]);
-      clearTimeout(timer);
       if (outcome === "timeout") throw new AppError("TIMEOUT", `Job ${id} did not finish within ${Math.round(timeoutMs / 1000)} s; poll its status instead`, { jobId: id });
       return this.get(id);
     } finally {
+      clearTimeout(timer);
       unsubscribe();
     }
   }
@@ -495,30 +446,9 @@ export class JobService {
   private validateEngines(requested: number, admission: Admission): void {
     if (!Number.isInteger(requested) || requested < 1) throw new AppError("BAD_REQUEST", "parallel_engines must be a positive integer");
     // The worker API answers 503 for this (its spec); queueing paths would wait forever, so 400.
-    if (admission === "queue" && requested > this.deps.pool.size) {
-      throw new AppError("BAD_REQUEST", `parallel_engines ${requested} exceeds the ${this.deps.pool.size} engines of this server`);
+    if (admission === "queue" && requested > this.deps.asr.maxEnginesPerJob) {
+      throw new AppError("BAD_REQUEST", `parallel_engines ${requested} exceeds the ${this.deps.asr.maxEnginesPerJob} engines of this server`);
     }
-  }
-
-  private async cancelOne(id: string): Promise<void> {
-    const { count } = await this.deps.db.job.updateMany({
-      where: { id, status: { in: ["QUEUED", "RUNNING"] } },
-      data: { status: "CANCELLED", finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null, failureReason: "Cancelled by request" },
-    });
-    this.deps.dispatcher.abort(id, "cancelled");
-    if (count === 1) {
-      await this.deps.store.appendLog(id, [{ level: "warn", message: "Cancelled by request" }]);
-      const job = await this.deps.db.job.findUnique({ where: { id }, select: { parentId: true } });
-      this.deps.events.emitSettled({ jobId: id, parentId: job?.parentId ?? null, status: "CANCELLED" });
-    }
-  }
-
-  private async requeueForRetry(id: string): Promise<void> {
-    await this.deps.db.job.updateMany({
-      where: { id, status: { in: ["FAILED", "CANCELLED"] } },
-      data: { status: "QUEUED", attempts: 0, failureReason: null, finishedAt: null, startedAt: null, progress: 0, result: null },
-    });
-    await this.deps.store.appendLog(id, [{ level: "info", message: "Retry requested: job re-queued" }]);
   }
 }
 

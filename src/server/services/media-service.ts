@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import type { Db } from "../db/client";
 import type { MediaFile } from "../db/models";
 import { MEDIA_COLUMNS, toMediaFile } from "../db/sql/row-mappers";
-import { sql, type SqlClient } from "../db/sql/sql-client";
+import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
 import { AppError, PermanentJobError } from "../errors";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
 import { BlobTooLargeError, type BlobStore, type StoredBlob } from "../storage/blob-store";
@@ -62,10 +62,20 @@ export class MediaService {
     return this.insertMedia(stored, meta, info);
   }
 
-  /** Stores a file a job wrote to local disk (streamed, so a large video never sits in memory). */
-  async storeOutputFile(file: string, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
-    const stored = await this.blobs.put(createReadStream(file), { maxBytes: Number.MAX_SAFE_INTEGER });
-    return this.insertMedia(stored, meta, info);
+  /**
+   * Stores the bytes of a job's output and returns its media row with the INSERT that
+   * records it, for the job's completion transaction: the row exists only if the job
+   * completes, once, however many attempts produced the same bytes.
+   */
+  async stageOutput(bytes: Buffer, meta: UploadMeta, info: MediaInfo): Promise<{ media: MediaFile; insert: BatchStep }> {
+    const stored = await this.blobs.put(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
+    return this.outputRecord(stored, meta, info);
+  }
+
+  /** The media row and its INSERT for a blob a worker already stored (a converted file). */
+  outputRecord(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): { media: MediaFile; insert: BatchStep } {
+    const media = mediaRow(stored, meta, info);
+    return { media, insert: sql(INSERT_MEDIA, ...MEDIA_COLUMNS.map((column) => media[column])) };
   }
 
   /** A local path holding the file (downloaded first from a remote blob store). */
@@ -79,25 +89,8 @@ export class MediaService {
   }
 
   private async insertMedia(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
-    const media: MediaFile = {
-      id: randomUUID(),
-      blobKey: stored.key,
-      sha256: stored.sha256,
-      originalName: sanitizeName(meta.originalName),
-      contentType: meta.contentType,
-      sizeBytes: BigInt(stored.sizeBytes),
-      durationS: info.durationS,
-      format: info.format,
-      sampleRateHz: info.sampleRateHz,
-      channels: info.channels,
-      createdAt: new Date(),
-    };
-    await this.sql.run(
-      sql(
-        INSERT_MEDIA,
-        ...MEDIA_COLUMNS.map((column) => media[column]),
-      ),
-    );
+    const { media, insert } = this.outputRecord(stored, meta, info);
+    await this.sql.run(insert);
     return media;
   }
 
@@ -149,6 +142,22 @@ export class MediaService {
       await this.deleteBlobIfUnreferenced(media.blobKey);
     }
   }
+}
+
+function mediaRow(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): MediaFile {
+  return {
+    id: randomUUID(),
+    blobKey: stored.key,
+    sha256: stored.sha256,
+    originalName: sanitizeName(meta.originalName),
+    contentType: meta.contentType,
+    sizeBytes: BigInt(stored.sizeBytes),
+    durationS: info.durationS,
+    format: info.format,
+    sampleRateHz: info.sampleRateHz,
+    channels: info.channels,
+    createdAt: new Date(),
+  };
 }
 
 /** Keeps the base name only, without control characters, at most 255 characters. */

@@ -3,6 +3,7 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState } from "react";
+import { useJobChanges } from "../live-jobs";
 import { ErrorState, Loading } from "../query-states";
 import { useTRPC } from "../trpc";
 import { ThroughputChart } from "./throughput-chart";
@@ -30,7 +31,12 @@ export function CapacityPage() {
   const trpc = useTRPC();
   const [windowMinutes, setWindowMinutes] = useState<number>(60);
   const windowId = useId();
-  const capacity = useQuery({ ...trpc.system.capacity.queryOptions(), refetchInterval: 2_000 });
+  // Every job change can move the counts; the remote backlog (SQS's counters) still needs a slow poll.
+  const live = useJobChanges(
+    () => true,
+    () => [trpc.system.capacity.queryKey()],
+  );
+  const capacity = useQuery({ ...trpc.system.capacity.queryOptions(), refetchInterval: live ? 10_000 : 2_000 });
   const throughput = useQuery({ ...trpc.system.throughput.queryOptions({ windowMinutes, buckets: 30 }), refetchInterval: 10_000, placeholderData: keepPreviousData });
 
   return (

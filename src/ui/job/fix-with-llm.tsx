@@ -5,6 +5,7 @@ import Link from "next/link";
 import { useEffect, useState } from "react";
 import { fixSrtResultSchema } from "../../server/jobs/job-types";
 import { authHeaders, mediaContentUrl } from "../api-key";
+import { useJobChanges } from "../live-jobs";
 import { errorMessage } from "../query-states";
 import { isActiveStatus, ProgressBar, StatusBadge } from "../status";
 import { useTRPC } from "../trpc";
@@ -29,10 +30,14 @@ export function FixWithLlm({ jobId, onApplied }: { jobId: string; onApplied: () 
       },
     }),
   );
+  const live = useJobChanges(
+    (change) => change.jobId === fixJobId,
+    () => [trpc.jobs.get.queryKey({ id: fixJobId ?? "" })],
+  );
   const fixJob = useQuery({
     ...trpc.jobs.get.queryOptions({ id: fixJobId ?? "" }),
     enabled: fixJobId !== null,
-    refetchInterval: (q) => (q.state.data && isActiveStatus(q.state.data.job.status) ? 1_000 : false),
+    refetchInterval: (q) => (!live && q.state.data && isActiveStatus(q.state.data.job.status) ? 1_000 : false),
   });
   const apply = useMutation(
     trpc.jobs.saveSubtitles.mutationOptions({

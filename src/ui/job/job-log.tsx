@@ -2,13 +2,18 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useEffect } from "react";
+import { useJobChanges } from "../live-jobs";
 import { ErrorState, Loading } from "../query-states";
 import { useTRPC } from "../trpc";
 
-/** A job's processing log, newest last; polled while the job is active. */
+/** A job's processing log, newest last; re-read when the job changes, polled while it is active and the live connection is down. */
 export function JobLog({ id, live }: { id: string; live: boolean }) {
   const trpc = useTRPC();
-  const query = useQuery({ ...trpc.jobs.log.queryOptions({ id }), refetchInterval: live ? 2_000 : false });
+  const connected = useJobChanges(
+    (change) => change.jobId === id,
+    () => [trpc.jobs.log.queryKey({ id })],
+  );
+  const query = useQuery({ ...trpc.jobs.log.queryOptions({ id }), refetchInterval: live && !connected ? 2_000 : false });
   // The last lines (done, failed, batch finished) are written as the job settles: read them once more then.
   const { refetch } = query;
   useEffect(() => {

@@ -6,6 +6,7 @@ import { convertResultSchema, fixSrtResultSchema, isBatchType } from "../../serv
 import { mediaContentUrl } from "../api-key";
 import { formatBytes, formatDateTime, formatDuration, formatElapsed, jobTypeLabel } from "../format";
 import { JobActions } from "../job-actions";
+import { useJobChanges } from "../live-jobs";
 import { jobEngine, jobTitle } from "../job-facts";
 import { ErrorState, Loading } from "../query-states";
 import { StatList } from "../stat-list";
@@ -77,9 +78,13 @@ function ConvertOutcome({ job }: { job: JobView }) {
 
 export function JobPage({ id }: { id: string }) {
   const trpc = useTRPC();
+  const live = useJobChanges(
+    (change) => change.jobId === id,
+    () => [trpc.jobs.get.queryKey({ id })],
+  );
   const query = useQuery({
     ...trpc.jobs.get.queryOptions({ id }),
-    refetchInterval: (q) => (q.state.data && isActiveStatus(q.state.data.job.status) ? 1_000 : false),
+    refetchInterval: (q) => (!live && q.state.data && isActiveStatus(q.state.data.job.status) ? 1_000 : false),
   });
   if (query.isPending) return <Loading what="the job" />;
   if (query.isError) return <ErrorState error={query.error} what={`job ${id}`} onRetry={() => void query.refetch()} />;

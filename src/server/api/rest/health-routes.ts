@@ -5,13 +5,13 @@ import type { Router } from "../../http/router";
 
 /** GET /jobs, /live, /ready of the batch worker spec (Kubernetes probes). */
 export function registerHealthRoutes(router: Router, app: App): void {
-  router.on("GET", "/jobs", ({ res }) => {
-    const capacity = app.pool.snapshot();
+  router.on("GET", "/jobs", async ({ res }) => {
+    const [capacity, queued] = await Promise.all([app.asr.capacity(), app.jobs.queueDepth()]);
     sendJson(res, 200, {
       active_jobs: capacity.activeJobs.map((job) => ({ job_id: job.jobId, parallel_engines: job.parallelEngines })),
       max_engines: capacity.maxEngines,
       unused_engines: capacity.unusedEngines,
-      queued_jobs: app.dispatcher.queueDepth,
+      queued_jobs: queued,
       engine: app.engine.info ? { name: app.engine.info.name, model: app.engine.info.model, provider: app.engine.info.provider } : null,
     });
   });
@@ -35,8 +35,8 @@ export function registerHealthRoutes(router: Router, app: App): void {
     else sendJson(res, 200, { live: true });
   });
 
-  router.on("GET", "/ready", ({ res }) => {
-    const capacity = app.pool.snapshot();
+  router.on("GET", "/ready", async ({ res }) => {
+    const capacity = await app.asr.capacity();
     const ready = capacity.unusedEngines > 0 && !app.engine.error;
     sendJson(res, ready ? 200 : 503, { ready, engines_used: capacity.usedEngines });
   });

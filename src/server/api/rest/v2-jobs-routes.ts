@@ -63,7 +63,7 @@ export function registerV2Routes(router: Router, app: App): void {
     guard(async ({ req, res }) => {
       const processing = parseProcessingData(req.headers["x-sm-processing-data"]);
       // Fail before the upload when the engines are not there; re-checked atomically after it.
-      app.jobs.assertCapacity(processing.parallel_engines);
+      await app.jobs.assertCapacity(processing.parallel_engines);
       const upload = await receiveMediaUpload(app, req, ["data_file"]);
       try {
         if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');

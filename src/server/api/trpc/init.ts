@@ -22,6 +22,9 @@ const t = initTRPC.context<TrpcContext>().create({
   transformer: superjson,
   // Never ship stack traces to clients, whatever NODE_ENV says.
   isDev: false,
+  // Live views (server-sent events): a ping every 15 s keeps proxies from closing a quiet
+  // stream, and a client that hears nothing for 40 s reconnects.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 40_000 } },
   errorFormatter({ shape, error }) {
     const appCode = error.cause instanceof AppError ? error.cause.code : undefined;
     return { ...shape, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, appCode } };

@@ -34,32 +34,42 @@ export function openPostgresSqlClient(url: string): SqlClient {
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => undefined);
-  const query = (statement: SqlStatement, client: pg.Pool | pg.PoolClient = pool) =>
-    client.query({ text: toPositional(statement.sql), values: statement.params.map(bind) });
+  const stats = { statements: 0, transactions: 0 };
+  const query = (statement: SqlStatement, client: pg.Pool | pg.PoolClient = pool) => {
+    stats.statements++;
+    return client.query({ text: toPositional(statement.sql), values: statement.params.map(bind) });
+  };
+  const transact = async (steps: readonly BatchStep[]): Promise<Record<string, unknown>[][] | null> => {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const results: Record<string, unknown>[][] = [];
+      for (const step of steps) {
+        const result = await query(step, client);
+        // rowCount is rows changed for INSERT/UPDATE/DELETE (RETURNING included) and rows read for SELECT.
+        if (step.expectChanges !== undefined && (result.rowCount ?? 0) !== step.expectChanges) throw new BatchRollback();
+        results.push(result.rows as Record<string, unknown>[]);
+      }
+      await client.query("COMMIT");
+      stats.transactions++;
+      return results;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      if (error instanceof BatchRollback) return null;
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
 
   let closing: Promise<void> | null = null;
   return {
     dialect: "postgresql",
     all: async <T extends Record<string, unknown>>(statement: SqlStatement) => (await query(statement)).rows as T[],
     run: async (statement) => (await query(statement)).rowCount ?? 0,
-    async batch(steps: readonly BatchStep[]) {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        for (const step of steps) {
-          const result = await query(step, client);
-          if (step.expectChanges !== undefined && (result.rowCount ?? 0) !== step.expectChanges) throw new BatchRollback();
-        }
-        await client.query("COMMIT");
-        return true;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        if (error instanceof BatchRollback) return false;
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    batch: async (steps) => (await transact(steps)) !== null,
+    transact,
+    stats: () => ({ ...stats }),
     close() {
       closing ??= pool.end();
       return closing;

@@ -38,6 +38,8 @@ export function toJob(row: Row): Job {
     leaseOwner: strOrNull(row.leaseOwner),
     leaseExpiresAt: dateOrNull(row.leaseExpiresAt),
     progress: num(row.progress),
+    lane: strOrNull(row.lane),
+    runAt: toDate(row.runAt),
     createdAt: toDate(row.createdAt),
     startedAt: dateOrNull(row.startedAt),
     finishedAt: dateOrNull(row.finishedAt),
@@ -63,6 +65,6 @@ export function toMediaFile(row: Row, prefix = ""): MediaFile {
   };
 }
 
-export const JOB_COLUMNS = `"id", "type", "status", "origin", "parentId", "params", "result", "config", "mediaFileId", "language", "enginesRequested", "userId", "attempts", "maxAttempts", "lastError", "failureReason", "leaseOwner", "leaseExpiresAt", "progress", "createdAt", "startedAt", "finishedAt", "updatedAt"`;
+export const JOB_COLUMNS = `"id", "type", "status", "origin", "parentId", "params", "result", "config", "mediaFileId", "language", "enginesRequested", "userId", "attempts", "maxAttempts", "lastError", "failureReason", "leaseOwner", "leaseExpiresAt", "progress", "lane", "runAt", "createdAt", "startedAt", "finishedAt", "updatedAt"`;
 
 export const MEDIA_COLUMNS = ["id", "blobKey", "sha256", "originalName", "contentType", "sizeBytes", "durationS", "format", "sampleRateHz", "channels", "createdAt"] as const;

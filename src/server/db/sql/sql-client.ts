@@ -5,8 +5,14 @@ export type SqlValue = string | number | bigint | null | Date;
 
 export type SqlStatement = { sql: string; params: readonly SqlValue[] };
 
-/** A statement in an atomic batch; the batch rolls back when `expectChanges` does not hold. */
+/**
+ * A statement in an atomic batch; the batch rolls back when `expectChanges` does not hold
+ * (rows changed, or for a statement with RETURNING, rows returned).
+ */
 export type BatchStep = SqlStatement & { expectChanges?: number };
+
+/** Statements and transactions this client has run since it opened (the benchmark's queries per job). */
+export type SqlStats = { statements: number; transactions: number };
 
 /**
  * Prepared-statement access to the same database Prisma uses, for the job system's hot
@@ -28,6 +34,13 @@ export type SqlClient = {
    * step changes a different number of rows than it expects.
    */
   batch(steps: readonly BatchStep[]): Promise<boolean>;
+  /**
+   * `batch` that also returns each step's rows (SELECT, or RETURNING; empty for the rest),
+   * or null after rolling back on a failed expectation. The steps are fixed in advance, so
+   * a transaction never waits on this process between them (see the SQLite client).
+   */
+  transact(steps: readonly BatchStep[]): Promise<Record<string, unknown>[][] | null>;
+  stats(): SqlStats;
   /** Safe to call twice. */
   close(): Promise<void>;
 };

@@ -52,30 +52,51 @@ export function openSqliteSqlClient(file: string): SqlClient {
     }
   };
 
-  const runBatch = db.transaction((steps: readonly BatchStep[]) => {
-    for (const step of steps) {
-      const { changes } = prepare(step.sql).run(...step.params.map(bind));
+  const stats = { statements: 0, transactions: 0 };
+  const runBatch = db.transaction((steps: readonly BatchStep[]) =>
+    steps.map((step) => {
+      const statement = prepare(step.sql);
+      stats.statements++;
+      // A statement that returns rows (SELECT, RETURNING) must be read with all().
+      if (statement.reader) {
+        const rows = statement.all(...step.params.map(bind)) as Record<string, unknown>[];
+        if (step.expectChanges !== undefined && rows.length !== step.expectChanges) throw new BatchRollback();
+        return rows;
+      }
+      const { changes } = statement.run(...step.params.map(bind));
       if (step.expectChanges !== undefined && changes !== step.expectChanges) throw new BatchRollback();
-    }
-  });
+      return [];
+    }),
+  );
+  const transact = (steps: readonly BatchStep[]) =>
+    withBusyRetry(() => {
+      try {
+        // IMMEDIATE takes the write lock up front, so a busy database fails fast (and is retried).
+        const rows = runBatch.immediate(steps);
+        stats.transactions++;
+        return rows;
+      } catch (error) {
+        if (error instanceof BatchRollback) return null;
+        throw error;
+      }
+    });
 
   let closed = false;
   return {
     dialect: "sqlite",
     all: <T extends Record<string, unknown>>(statement: SqlStatement) =>
-      withBusyRetry(() => prepare(statement.sql).all(...statement.params.map(bind)) as T[]),
-    run: (statement) => withBusyRetry(() => prepare(statement.sql).run(...statement.params.map(bind)).changes),
-    batch: (steps) =>
       withBusyRetry(() => {
-        try {
-          // IMMEDIATE takes the write lock up front, so a busy database fails fast (and is retried).
-          runBatch.immediate(steps);
-          return true;
-        } catch (error) {
-          if (error instanceof BatchRollback) return false;
-          throw error;
-        }
+        stats.statements++;
+        return prepare(statement.sql).all(...statement.params.map(bind)) as T[];
       }),
+    run: (statement) =>
+      withBusyRetry(() => {
+        stats.statements++;
+        return prepare(statement.sql).run(...statement.params.map(bind)).changes;
+      }),
+    batch: async (steps) => (await transact(steps)) !== null,
+    transact,
+    stats: () => ({ ...stats }),
     async close() {
       if (closed) return;
       closed = true;

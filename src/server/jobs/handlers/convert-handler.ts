@@ -1,43 +1,49 @@
-import { randomBytes } from "node:crypto";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { PermanentJobError } from "../../errors";
-import { CONVERT_CONTENT_TYPES, convertMedia } from "../../media/convert-media";
+import { CONVERT_CONTENT_TYPES } from "../../media/convert-media";
 import type { MediaService } from "../../services/media-service";
-import type { JobHandler } from "../registry";
+import { TASK_CONTRACT_VERSION } from "../../../worker/task-contract";
 import { convertParamsSchema, type ConvertResult } from "../job-types";
+import type { TaskJobHandler } from "../registry";
 
 /**
- * convert: media to MP4 (H.264/AAC) or audio only, with ffmpeg's progress as the job's. The
- * output becomes a new media file; duration and codecs are probed from it, not assumed.
+ * convert: media to MP4 (H.264/AAC) or audio only, as a worker task (the ffmpeg pool here,
+ * or the remote fleet: a control plane in front of a fleet never transcodes). The output is
+ * already in the blob store when the result arrives; it becomes a new media file in the
+ * transaction that completes the job. Duration and codecs are probed from it, not assumed.
  */
-export function createConvertHandler(deps: { media: MediaService; workDir: string }): JobHandler {
-  return async (ctx) => {
-    const params = convertParamsSchema.parse(JSON.parse(ctx.job.params));
-    const source = await deps.media.find(params.mediaFileId);
-    if (!source) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
-    await fs.mkdir(deps.workDir, { recursive: true });
-    const output = path.join(deps.workDir, `${ctx.job.id}-${randomBytes(4).toString("hex")}.${params.options.format}`);
-    try {
-      const converted = await convertMedia({
-        input: await deps.media.localPath(source),
-        output,
+export function createConvertHandler(deps: { media: MediaService }): TaskJobHandler {
+  return {
+    kind: "task",
+    async buildTask(job, attempt) {
+      const params = convertParamsSchema.parse(JSON.parse(job.params));
+      const source = await deps.media.find(params.mediaFileId);
+      if (!source) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
+      return {
+        version: TASK_CONTRACT_VERSION,
+        kind: "convert",
+        jobId: job.id,
+        attempt,
+        mediaBlobKey: source.blobKey,
         options: params.options,
-        durationS: source.durationS ?? 0,
-        signal: ctx.signal,
-        onProgress: ctx.reportProgress,
-      });
-      const base = path.basename(source.originalName, path.extname(source.originalName));
-      const stored = await deps.media.storeOutputFile(
-        output,
+        sourceDurationS: source.durationS ?? 0,
+      };
+    },
+    async applyResult(job, result, log) {
+      if (result.kind !== "convert") throw new Error(`A ${job.type} job received a ${result.kind} result`);
+      const params = convertParamsSchema.parse(JSON.parse(job.params));
+      const source = await deps.media.find(params.mediaFileId);
+      const sourceName = source?.originalName ?? job.id;
+      const base = path.basename(sourceName, path.extname(sourceName));
+      const { converted, output } = result;
+      const { media, insert } = deps.media.outputRecord(
+        { key: output.blobKey, sha256: output.sha256, sizeBytes: output.sizeBytes },
         { originalName: `${base}.${params.options.format}`, contentType: CONVERT_CONTENT_TYPES[params.options.format] },
         { format: converted.format, durationS: converted.durationS, sampleRateHz: params.options.sampleRateHz ?? null, channels: params.options.channels ?? null, audioCodec: converted.audioCodec, hasAudio: converted.audioCodec !== null },
       );
-      ctx.log("info", `Converted to ${params.options.format}: ${converted.durationS.toFixed(2)} s, video ${converted.videoCodec ?? "none"}, audio ${converted.audioCodec ?? "none"}, ${Number(stored.sizeBytes)} bytes`);
-      const result: ConvertResult = { outputMediaFileId: stored.id, uri: deps.media.uri(stored), ...converted, sizeBytes: Number(stored.sizeBytes) };
-      return { result };
-    } finally {
-      await fs.rm(output, { force: true });
-    }
+      log("info", `Converted to ${params.options.format}: ${converted.durationS.toFixed(2)} s, video ${converted.videoCodec ?? "none"}, audio ${converted.audioCodec ?? "none"}, ${output.sizeBytes} bytes`);
+      const summary: ConvertResult = { outputMediaFileId: media.id, uri: deps.media.uri(media), ...converted, sizeBytes: output.sizeBytes };
+      return { result: summary, outputs: [insert] };
+    },
   };
 }

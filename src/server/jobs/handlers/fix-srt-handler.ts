@@ -4,7 +4,7 @@ import { describeError, PermanentJobError } from "../../errors";
 import { fixSrtCues, type Complete } from "../../llm/srt-fixer";
 import type { MediaService } from "../../services/media-service";
 import { parseSrt, renderSrt } from "../../subtitles/srt";
-import type { JobHandler } from "../registry";
+import type { LocalJobHandler } from "../registry";
 import { fixSrtParamsSchema, type FixSrtResult } from "../job-types";
 
 /**
@@ -12,8 +12,8 @@ import { fixSrtParamsSchema, type FixSrtResult } from "../job-types";
  * a new media file; the job's result holds its id and the per-cue before/after diff.
  * No engine slot is used: the process-wide LLM limiter bounds the work instead.
  */
-export function createFixSrtHandler(deps: { media: MediaService; complete: Complete; endpoint: string }): JobHandler {
-  return async (ctx) => {
+export function createFixSrtHandler(deps: { media: MediaService; complete: Complete; endpoint: string }): LocalJobHandler {
+  const run: LocalJobHandler["run"] = async (ctx) => {
     const params = fixSrtParamsSchema.parse(JSON.parse(ctx.job.params));
     const source = await deps.media.find(params.mediaFileId);
     if (!source) throw new PermanentJobError(`The job's SRT file ${params.mediaFileId} no longer exists`);
@@ -47,7 +47,7 @@ export function createFixSrtHandler(deps: { media: MediaService; complete: Compl
 
     const output = renderSrt(fixed.cues);
     const base = path.basename(source.originalName, path.extname(source.originalName));
-    const stored = await deps.media.storeOutput(
+    const { media: stored, insert } = await deps.media.stageOutput(
       Buffer.from(output, "utf8"),
       { originalName: `${base}.fixed.srt`, contentType: "application/x-subrip" },
       { format: "srt", durationS: source.durationS ?? 0, sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false },
@@ -63,6 +63,7 @@ export function createFixSrtHandler(deps: { media: MediaService; complete: Compl
       model: params.model,
       requests: fixed.requests,
     };
-    return { result };
+    return { result, outputs: [insert] };
   };
+  return { kind: "local", run };
 }

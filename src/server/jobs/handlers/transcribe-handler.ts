@@ -1,58 +1,70 @@
 import { randomUUID } from "node:crypto";
-import type { TaskSuccess } from "../../../worker/task-contract";
+import { z } from "zod";
 import type { MediaFile } from "../../db/models";
-import type { MediaInfo } from "../../media/probe-media";
-import type { TaskTransport } from "../../dispatch/in-process-transport";
 import { sql, type BatchStep } from "../../db/sql/sql-client";
 import { PermanentJobError } from "../../errors";
+import type { MediaInfo } from "../../media/probe-media";
 import type { MediaService } from "../../services/media-service";
-import type { JobHandler } from "../registry";
+import type { BlobStore } from "../../storage/blob-store";
+import { TASK_CONTRACT_VERSION, taskResultSchema, type TranscribeSuccess } from "../../../worker/task-contract";
 import { transcriptionParamsSchema, type TranscriptionResult } from "../job-types";
+import type { TaskJobHandler } from "../registry";
 
 /** Rows per multi-row INSERT: 6 columns × 100 stays far below SQLite's bound-parameter limit. */
 const SEGMENT_ROWS_PER_INSERT = 100;
 
 /**
- * transcribe and generate_srt: send the media to a worker, then store the transcript (and
- * what the worker learned about the media) in the transaction that completes the job.
- * Both types produce every output format; generate_srt only changes what the job is for.
+ * transcribe and generate_srt: the media goes to a worker as a task; its result (the
+ * transcript, and what the worker learned about the media) is stored in the transaction
+ * that completes the job. Both types produce every output format; generate_srt only changes
+ * what the job is for.
  */
-export function createTranscribeHandler(deps: { media: MediaService; transport: TaskTransport }): JobHandler {
-  return async (ctx) => {
-    const params = transcriptionParamsSchema.parse(JSON.parse(ctx.job.params));
-    const media = await deps.media.find(params.mediaFileId);
-    if (!media) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
-    if (params.diarization !== "none") {
-      ctx.log("warn", `diarization "${params.diarization}" is not supported by this engine; the transcript has no speaker labels`);
-    }
-    const known = probedMedia(media);
-    const result = await deps.transport.execute(
-      {
-        version: 1,
+export function createTranscribeHandler(deps: { media: MediaService; blobs: BlobStore }): TaskJobHandler {
+  return {
+    kind: "task",
+    async buildTask(job, attempt) {
+      const params = transcriptionParamsSchema.parse(JSON.parse(job.params));
+      const media = await deps.media.find(params.mediaFileId);
+      if (!media) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
+      const known = probedMedia(media);
+      return {
+        version: TASK_CONTRACT_VERSION,
         kind: "transcribe",
-        jobId: ctx.job.id,
-        attempt: ctx.attempt,
+        jobId: job.id,
+        attempt,
         mediaBlobKey: media.blobKey,
         language: params.language,
         task: params.task,
-        engines: ctx.engines.length,
+        engines: job.enginesRequested,
         ...(known ? { media: known } : {}),
-      },
-      { engines: ctx.engines, signal: ctx.signal, onProgress: ctx.reportProgress },
-    );
-    if (!result.ok) {
-      if (result.permanent) throw new PermanentJobError(result.error);
-      throw new Error(result.error);
-    }
-    const m = result.media;
-    ctx.log("info", `Media: ${m.format}, ${m.durationS.toFixed(2)} s, ${m.sampleRateHz ?? "?"} Hz, ${m.channels ?? "?"} channel(s)`);
-    const words = result.segments.reduce((sum, segment) => sum + segment.words.length, 0);
-    const rtfx = result.elapsedS > 0 ? m.durationS / result.elapsedS : 0;
-    ctx.log("info", `Transcribed ${words} words in ${result.segments.length} segments with ${result.engine.name} in ${result.elapsedS.toFixed(2)} s (${rtfx.toFixed(1)}x real time)`);
-    const transcriptId = randomUUID();
-    const summary: TranscriptionResult = { transcriptId, words, durationS: m.durationS, engine: result.engine.name, elapsedS: result.elapsedS };
-    return { result: summary, outputs: transcriptSteps(ctx.job.id, params.mediaFileId, transcriptId, result) };
+      };
+    },
+    async applyResult(job, result, log) {
+      if (result.kind !== "transcribe") throw new Error(`A ${job.type} job received a ${result.kind} result`);
+      const params = transcriptionParamsSchema.parse(JSON.parse(job.params));
+      if (params.diarization !== "none") {
+        log("warn", `diarization "${params.diarization}" is not supported by this engine; the transcript has no speaker labels`);
+      }
+      const full = await withInlineSegments(result, deps.blobs);
+      const m = full.media;
+      log("info", `Media: ${m.format}, ${m.durationS.toFixed(2)} s, ${m.sampleRateHz ?? "?"} Hz, ${m.channels ?? "?"} channel(s)`);
+      const words = full.segments.reduce((sum, segment) => sum + segment.words.length, 0);
+      const rtfx = full.elapsedS > 0 ? m.durationS / full.elapsedS : 0;
+      log("info", `Transcribed ${words} words in ${full.segments.length} segments with ${full.engine.name} in ${full.elapsedS.toFixed(2)} s (${rtfx.toFixed(1)}x real time)`);
+      const transcriptId = randomUUID();
+      const summary: TranscriptionResult = { transcriptId, words, durationS: m.durationS, engine: full.engine.name, elapsedS: full.elapsedS };
+      return { result: summary, outputs: transcriptSteps(job.id, params.mediaFileId, transcriptId, full) };
+    },
   };
+}
+
+/** Segments a remote worker left in the blob store (too large for a queue message), read back in. */
+async function withInlineSegments(result: TranscribeSuccess, blobs: BlobStore): Promise<TranscribeSuccess> {
+  if (!result.segmentsBlobKey) return result;
+  const segments = z.array(z.unknown()).parse(JSON.parse((await blobs.getObject(result.segmentsBlobKey)).toString("utf8")));
+  const parsed = taskResultSchema.parse({ ...result, segments, segmentsBlobKey: undefined });
+  if (!parsed.ok || parsed.kind !== "transcribe") throw new Error("The transcript's segments could not be read back");
+  return parsed;
 }
 
 /** The upload's probe results, when complete enough to spare the worker a probe. */
@@ -61,7 +73,7 @@ function probedMedia(media: MediaFile): MediaInfo | null {
   return { format: media.format, durationS: media.durationS, sampleRateHz: media.sampleRateHz, channels: media.channels, audioCodec: null, hasAudio: true };
 }
 
-function transcriptSteps(jobId: string, mediaFileId: string, transcriptId: string, result: TaskSuccess): BatchStep[] {
+function transcriptSteps(jobId: string, mediaFileId: string, transcriptId: string, result: TranscribeSuccess): BatchStep[] {
   const m = result.media;
   const steps: BatchStep[] = [
     // The worker's probe of the file it actually decoded is the authority on these facts.

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
 import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
 import { convertOptionsSchema } from "../../../media/convert-media";
+import { jobChangeFilterSchema, streamJobChanges } from "../../../services/job-change-stream";
 import { MAX_EDITED_SRT_BYTES } from "../../../services/job-service";
 import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
 import { publicProcedure, router } from "../init";
@@ -148,4 +149,12 @@ export const jobsRouter = router({
   }),
 
   log: publicProcedure.input(idInput).query(({ ctx, input }) => ctx.app.jobs.log(input.id)),
+
+  /**
+   * Live job changes (server-sent events): one job ({ jobId }), a batch and its children
+   * ({ batchId }), top-level jobs ({ topLevel: true }) or everything ({}), from whichever
+   * replica made them. Each message lists the latest state of the jobs that changed, or asks
+   * the view to re-read everything (`resync`).
+   */
+  changes: publicProcedure.input(jobChangeFilterSchema.default({})).subscription(({ ctx, input, signal }) => streamJobChanges(ctx.app.events, input, { signal: signal ?? new AbortController().signal })),
 });

@@ -5,9 +5,13 @@ import { publicProcedure, router } from "../init";
 /** Capacity and engine health for the dashboard. */
 export const systemRouter = router({
   capacity: publicProcedure.query(async ({ ctx }) => {
-    const snapshot = ctx.app.pool.snapshot();
-    const remote = ctx.app.remote ? await ctx.app.remote.queueStats() : null;
-    return { ...snapshot, queuedJobs: ctx.app.dispatcher.queueDepth, engine: ctx.app.engine.info, engineError: ctx.app.engine.error, remote };
+    const [engines, queuedJobs, lanes, remote] = await Promise.all([
+      ctx.app.asr.capacity(),
+      ctx.app.jobs.queueDepth(),
+      ctx.app.scheduler.snapshots(),
+      ctx.app.remote ? ctx.app.remote.queueStats() : null,
+    ]);
+    return { ...engines, queuedJobs, lanes, engine: ctx.app.engine.info, engineError: ctx.app.engine.error, remote };
   }),
   /** Jobs done and failed, and seconds of media done, per time slice of the recent past (the capacity chart). */
   throughput: publicProcedure
