@@ -1,14 +1,21 @@
 /**
  * Control-plane overhead benchmark (printed figures, not a timed test).
  *
- * Pushes N one-second WAV jobs through POST /v2/jobs at a fixed client concurrency, each
- * client loop polling GET /v2/jobs/{id} until DONE, against the real server process with an
- * engine that answers at once (bench/instant-engine.ts). Beside it, the request rate of a
- * trivial Node HTTP server measured with the same client, as the machine's ceiling.
+ * Pushes N one-second WAV jobs at a fixed client concurrency, each client loop polling
+ * GET /v2/jobs/{id} until DONE, against real server processes with an engine that answers at
+ * once (bench/instant-engine.ts). Beside it, the request rate of a trivial Node HTTP server
+ * measured with the same client, as the machine's ceiling.
  *
  *   npx tsx bench/control-plane.ts [--jobs 1000] [--concurrency 32] [--runs 3]
- *     [--database sqlite|postgres] [--parallel N] [--poll-ms 5] [--baseline-requests 20000]
- *     [--cpu-prof]
+ *     [--database sqlite|postgres] [--replicas N] [--api v2|queue] [--parallel N]
+ *     [--poll-ms 5] [--baseline-requests 20000] [--cpu-prof]
+ *
+ * --api v2 submits through POST /v2/jobs (the worker API: a job starts at once on the replica
+ * that accepted it, or 503); --api queue through POST /transcribe-batch-async (queued in the
+ * database and claimed by whichever replica has room: the scheduler's claim path).
+ * --replicas N starts N control planes on one PostgreSQL database and one DATA_DIR, the client
+ * loops spread over them. Each server reports its statements, transactions and claim timings
+ * when it stops; the database reports its commits and each job's wait in the queue.
  *
  * Client, server and baseline share the machine, so the figures are for the whole loop on
  * that machine; the per-job CPU figures say which side spent it.
@@ -23,6 +30,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startServerProcess, type ServerProcess } from "../tests/helpers/server-process";
 import { createTestDatabase, type TestDatabase } from "../tests/helpers/test-database";
+import { openSqlClient } from "../src/server/db/sql/open-sql-client";
+import { toDate } from "../src/server/db/sql/row-mappers";
+import { sql } from "../src/server/db/sql/sql-client";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS_DIR = path.join(ROOT, "bench/results");
@@ -34,6 +44,10 @@ type DatabaseKind = "sqlite" | "postgres";
 
 type Options = {
   jobs: number;
+  /** Control-plane processes sharing the database (PostgreSQL only beyond 1). */
+  replicas: number;
+  /** v2: POST /v2/jobs, started at once; queue: POST /transcribe-batch-async, claimed from the queue. */
+  api: "v2" | "queue";
   concurrency: number;
   runs: number;
   database: DatabaseKind;
@@ -63,6 +77,8 @@ function parseOptions(argv: string[]): Options {
       concurrency: { type: "string" },
       runs: { type: "string" },
       database: { type: "string" },
+      replicas: { type: "string" },
+      api: { type: "string" },
       parallel: { type: "string" },
       "poll-ms": { type: "string" },
       "baseline-requests": { type: "string" },
@@ -73,8 +89,14 @@ function parseOptions(argv: string[]): Options {
   const database = values.database ?? "sqlite";
   if (database !== "sqlite" && database !== "postgres") throw new Error(`--database must be sqlite or postgres, got ${database}`);
   const concurrency = positiveInt("concurrency", values.concurrency, 32);
+  const replicas = positiveInt("replicas", values.replicas, 1);
+  if (replicas > 1 && database !== "postgres") throw new Error("--replicas above 1 needs --database postgres (replicas share a PostgreSQL database)");
+  const api = values.api ?? "v2";
+  if (api !== "v2" && api !== "queue") throw new Error(`--api must be v2 or queue, got ${api}`);
   return {
     jobs: positiveInt("jobs", values.jobs, 1000),
+    replicas,
+    api,
     concurrency,
     runs: positiveInt("runs", values.runs, 3),
     database,
@@ -226,6 +248,15 @@ function jobRequest(fileName: string, media: Buffer): RequestSpec {
   };
 }
 
+/** The POST /transcribe-batch-async body: the media as file; the job is queued. */
+function queuedJobRequest(fileName: string, media: Buffer): RequestSpec {
+  const head =
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="language_code"\r\n\r\nen-US\r\n` +
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\nContent-Type: audio/wav\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head), media, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
+  return { method: "POST", path: "/transcribe-batch-async", headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` }, body };
+}
+
 // ---------------------------------------------------------------------------------------
 // Statistics
 
@@ -291,15 +322,16 @@ async function submitJob(client: Client, spec: RequestSpec, retryMs: number, sam
     const res = await client.request(spec);
     if (res.status === 201) {
       samples.postMs.push(res.ms);
-      return (JSON.parse(res.body) as { job_id: string }).job_id;
+      const body = JSON.parse(res.body) as { job_id?: string; job_name?: string };
+      return body.job_id ?? body.job_name!.replace(/^transcribe-/, "");
     }
-    if (res.status !== 503) throw new Error(`POST /v2/jobs answered ${res.status}: ${res.body}`);
+    if (res.status !== 503) throw new Error(`POST ${spec.path} answered ${res.status}: ${res.body}`);
     samples.retries503 += 1;
     await sleep(retryMs);
   }
 }
 
-/** Polls until the job leaves RUNNING; returns whether it finished DONE. */
+/** Polls until the job leaves QUEUED and RUNNING; returns whether it finished DONE. */
 async function awaitJob(client: Client, jobId: string, pollMs: number, samples: LoadSamples): Promise<boolean> {
   for (;;) {
     await sleep(pollMs);
@@ -307,25 +339,27 @@ async function awaitJob(client: Client, jobId: string, pollMs: number, samples: 
     samples.getMs.push(res.ms);
     if (res.status !== 200) throw new Error(`GET /v2/jobs/${jobId} answered ${res.status}: ${res.body}`);
     const status = (JSON.parse(res.body) as { job: { status: string } }).job.status.toUpperCase();
-    if (status !== "RUNNING") return status === "DONE";
+    if (status !== "RUNNING" && status !== "QUEUED") return status === "DONE";
   }
 }
 
-/** `concurrency` loops, each taking the next file, submitting it and waiting for DONE. */
-async function driveJobs(client: Client, files: readonly string[], options: Options): Promise<LoadSamples> {
+/** `concurrency` loops, each taking the next file, submitting it and waiting for DONE; loop i talks to replica i mod N. */
+async function driveJobs(clients: readonly Client[], files: readonly string[], options: Options): Promise<LoadSamples> {
   const samples: LoadSamples = { submitToDoneMs: [], postMs: [], getMs: [], retries503: 0, failed: 0 };
   let next = 0;
-  const loop = async () => {
+  const loop = async (loopIndex: number) => {
+    const client = clients[loopIndex % clients.length]!;
     for (let index = next++; index < files.length; index = next++) {
       const file = files[index]!;
       const started = performance.now();
-      const spec = jobRequest(path.basename(file), await readFile(file));
+      const body = await readFile(file);
+      const spec = options.api === "v2" ? jobRequest(path.basename(file), body) : queuedJobRequest(path.basename(file), body);
       const jobId = await submitJob(client, spec, options.retryMs, samples);
       if (await awaitJob(client, jobId, options.pollMs, samples)) samples.submitToDoneMs.push(performance.now() - started);
       else samples.failed += 1;
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  await Promise.all(Array.from({ length: options.concurrency }, (_, i) => loop(i)));
   return samples;
 }
 
@@ -347,6 +381,14 @@ const METRIC_LABELS = {
   getsPerJob: "GETs per job",
   retries503: "503 retries",
   serverCpuMsPerJob: "server CPU ms/job",
+  statementsPerJob: "job-system statements/job",
+  transactionsPerJob: "job-system transactions/job",
+  databaseCommitsPerJob: "database commits/job (PostgreSQL)",
+  claims: "claim statements",
+  claimP50Ms: "claim statement p50 ms",
+  claimP99Ms: "claim statement p99 ms",
+  queueWaitP50Ms: "queue wait p50 ms",
+  queueWaitP99Ms: "queue wait p99 ms",
   clientCpuMsPerJob: "client CPU ms/job",
   // Cores other processes kept busy during the run: on a shared machine the figures above
   // only mean something next to this.
@@ -384,14 +426,22 @@ function profilerEnv(profileDir: string): Record<string, string> {
   return { BENCH_CPU_PROF_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${hook}`.trim() };
 }
 
-type BenchServer = { server: ServerProcess; stop(): Promise<void> };
+/** What a server reports when it stops (the "job system statistics" log line). */
+type ServerStats = { statements: number; transactions: number; claim: { claims: number; claimedJobs: number; p50Ms: number; p99Ms: number; maxMs: number } };
+
+type BenchServers = {
+  servers: ServerProcess[];
+  databaseUrl: string;
+  /** Stops every server (SIGTERM) and returns what each reported; the data go with them. */
+  stop(): Promise<ServerStats[]>;
+};
 
 async function databaseFor(kind: DatabaseKind): Promise<TestDatabase | null> {
   return kind === "postgres" ? createTestDatabase("postgresql") : null;
 }
 
-/** The server on a fresh DATA_DIR (and, for postgres, a fresh database); stop() removes both. */
-async function startBenchServer(options: Options, runIndex: number): Promise<BenchServer> {
+/** The servers on a fresh DATA_DIR (and, for postgres, a fresh database); stop() removes both. */
+async function startBenchServers(options: Options, runIndex: number): Promise<BenchServers> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-data-"));
   const database = await databaseFor(options.database);
   const discard = async () => {
@@ -400,46 +450,84 @@ async function startBenchServer(options: Options, runIndex: number): Promise<Ben
   };
   cleanups.add(discard);
   const profileDir = path.join(RESULTS_DIR, `cpu-prof-run${runIndex + 1}`);
-  const server = await startServerProcess({
-    env: {
-      DATA_DIR: dataDir,
-      ...(database ? { DATABASE_URL: database.url } : {}),
-      PARALLEL: String(options.parallel),
-      ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"),
-      // "info", not "warn": startServerProcess waits for the info-level "listening" line, and
-      // the server logs nothing per job below warn, so the hot path is the same.
-      LOG_LEVEL: "info",
-      ...(options.cpuProf ? profilerEnv(profileDir) : {}),
-    },
-  });
-  // Tracked only once listening (startServerProcess hides the child until then); a Ctrl-C
-  // during start-up reaches the server directly, as it shares the terminal's process group.
-  track(server.child);
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < options.replicas; i++) {
+    const server = await startServerProcess({
+      env: {
+        DATA_DIR: dataDir,
+        ...(database ? { DATABASE_URL: database.url } : {}),
+        PARALLEL: String(options.parallel),
+        ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"),
+        // "info", not "warn": startServerProcess waits for the info-level "listening" line, and
+        // the statistics line comes at info when the server stops.
+        LOG_LEVEL: "info",
+        ...(options.cpuProf ? profilerEnv(profileDir) : {}),
+      },
+    });
+    // Tracked only once listening (startServerProcess hides the child until then); a Ctrl-C
+    // during start-up reaches the server directly, as it shares the terminal's process group.
+    track(server.child);
+    servers.push(server);
+  }
   return {
-    server,
+    servers,
+    databaseUrl: database?.url ?? `file:${path.join(dataDir, "transcribe.db")}`,
     stop: async () => {
       // SIGTERM drains (nothing runs by now) and exits normally, so the profiler hook can write.
-      await server.kill("SIGTERM");
+      await Promise.all(servers.map((server) => server.kill("SIGTERM")));
+      const stats = servers.map((server) => {
+        const line = server.output().split("\n").find((text) => text.includes('"msg":"job system statistics"'));
+        if (!line) throw new Error(`a server stopped without its statistics:\n${server.output().slice(-2000)}`);
+        return JSON.parse(line) as ServerStats;
+      });
       cleanups.delete(discard);
       await discard();
+      return stats;
     },
   };
+}
+
+/** Each job's wait from runnable to claimed (ms), and the database's commit counter (PostgreSQL). */
+async function queueWaitsMs(databaseUrl: string): Promise<number[]> {
+  const db = openSqlClient(databaseUrl);
+  try {
+    const rows = await db.all(sql(`SELECT "runAt", "startedAt" FROM "Job" WHERE "startedAt" IS NOT NULL`));
+    return rows.map((row) => toDate(row.startedAt).getTime() - toDate(row.runAt).getTime());
+  } finally {
+    await db.close();
+  }
+}
+
+async function databaseCommits(databaseUrl: string): Promise<number> {
+  if (!databaseUrl.startsWith("postgres")) return Number.NaN;
+  const db = openSqlClient(databaseUrl);
+  try {
+    // The statistics collector reports with a delay; a fresh snapshot is as current as it gets.
+    await db.all(sql("SELECT pg_stat_clear_snapshot()"));
+    const rows = await db.all(sql(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`));
+    return Number(rows[0]?.xact_commit ?? Number.NaN);
+  } finally {
+    await db.close();
+  }
 }
 
 /** CPU ms used during a run: by the server, by this process, by the whole machine. */
 type CpuUse = { serverMs: number; clientMs: number; machineMs: number };
 
-function cpuSnapshot(serverPid: number | undefined): CpuUse {
-  return { serverMs: processCpuMs(serverPid), clientMs: ownCpuMs(), machineMs: machineCpuMs() };
+function cpuSnapshot(serverPids: readonly (number | undefined)[]): CpuUse {
+  return { serverMs: serverPids.reduce<number>((total, pid) => total + processCpuMs(pid), 0), clientMs: ownCpuMs(), machineMs: machineCpuMs() };
 }
 
-function cpuSince(before: CpuUse, serverPid: number | undefined): CpuUse {
-  const now = cpuSnapshot(serverPid);
+function cpuSince(before: CpuUse, serverPids: readonly (number | undefined)[]): CpuUse {
+  const now = cpuSnapshot(serverPids);
   return { serverMs: now.serverMs - before.serverMs, clientMs: now.clientMs - before.clientMs, machineMs: now.machineMs - before.machineMs };
 }
 
-function toMetrics(samples: LoadSamples, wallS: number, cpu: CpuUse, jobs: number): RunMetrics {
+type DatabaseFigures = { stats: ServerStats[]; commits: number; queueWaitsMs: number[] };
+
+function toMetrics(samples: LoadSamples, wallS: number, cpu: CpuUse, jobs: number, db: DatabaseFigures): RunMetrics {
   const done = samples.submitToDoneMs.length;
+  const sum = (pick: (stats: ServerStats) => number) => db.stats.reduce((total, stats) => total + pick(stats), 0);
   return {
     jobsDone: done,
     jobsFailed: samples.failed,
@@ -455,24 +543,40 @@ function toMetrics(samples: LoadSamples, wallS: number, cpu: CpuUse, jobs: numbe
     getsPerJob: samples.getMs.length / jobs,
     retries503: samples.retries503,
     serverCpuMsPerJob: cpu.serverMs / jobs,
+    statementsPerJob: sum((stats) => stats.statements) / jobs,
+    transactionsPerJob: sum((stats) => stats.transactions) / jobs,
+    databaseCommitsPerJob: db.commits / jobs,
+    claims: sum((stats) => stats.claim.claims),
+    // Per replica; the worst replica's figure.
+    claimP50Ms: Math.max(...db.stats.map((stats) => stats.claim.p50Ms)),
+    claimP99Ms: Math.max(...db.stats.map((stats) => stats.claim.p99Ms)),
+    queueWaitP50Ms: percentile(db.queueWaitsMs, 50),
+    queueWaitP99Ms: percentile(db.queueWaitsMs, 99),
     clientCpuMsPerJob: cpu.clientMs / jobs,
     otherCores: Math.max(0, cpu.machineMs - cpu.serverMs - cpu.clientMs) / 1000 / wallS,
   };
 }
 
 async function measureRun(options: Options, files: readonly string[], runIndex: number): Promise<RunMetrics> {
-  const bench = await startBenchServer(options, runIndex);
-  const client = createClient(bench.server.baseUrl, options.concurrency);
+  const bench = await startBenchServers(options, runIndex);
+  const clients = bench.servers.map((server) => createClient(server.baseUrl, Math.ceil(options.concurrency / bench.servers.length)));
+  let stopped = false;
   try {
-    const pid = bench.server.child.pid;
-    const cpuBefore = cpuSnapshot(pid);
+    const pids = bench.servers.map((server) => server.child.pid);
+    const commitsBefore = await databaseCommits(bench.databaseUrl);
+    const cpuBefore = cpuSnapshot(pids);
     const started = performance.now();
-    const samples = await driveJobs(client, files, options);
+    const samples = await driveJobs(clients, files, options);
     const wallS = (performance.now() - started) / 1000;
-    return toMetrics(samples, wallS, cpuSince(cpuBefore, pid), files.length);
+    const cpu = cpuSince(cpuBefore, pids);
+    const commits = (await databaseCommits(bench.databaseUrl)) - commitsBefore;
+    const waits = await queueWaitsMs(bench.databaseUrl);
+    stopped = true;
+    const stats = await bench.stop();
+    return toMetrics(samples, wallS, cpu, files.length, { stats, commits, queueWaitsMs: waits });
   } finally {
-    client.close();
-    await bench.stop();
+    for (const client of clients) client.close();
+    if (!stopped) await bench.stop().catch(() => undefined);
   }
 }
 
@@ -505,11 +609,11 @@ async function measureBaseline(options: Options): Promise<Baseline> {
     while (remaining-- > 0) latencies.push((await client.request({ method: "GET", path: "/" })).ms);
   };
   try {
-    const cpuBefore = cpuSnapshot(child.pid);
+    const cpuBefore = cpuSnapshot([child.pid]);
     const started = performance.now();
     await Promise.all(Array.from({ length: options.concurrency }, loop));
     const wallS = (performance.now() - started) / 1000;
-    const cpu = cpuSince(cpuBefore, child.pid);
+    const cpu = cpuSince(cpuBefore, [child.pid]);
     return {
       requests: latencies.length,
       wallS,
@@ -571,7 +675,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   console.log("machine:", machine());
   console.log(
-    `options: ${options.jobs} jobs, concurrency ${options.concurrency}, ${options.runs} runs, ${options.database}, PARALLEL=${options.parallel}, poll ${options.pollMs} ms`,
+    `options: ${options.jobs} jobs, concurrency ${options.concurrency}, ${options.runs} runs, ${options.database}, ${options.replicas} replica(s), api ${options.api}, PARALLEL=${options.parallel}, poll ${options.pollMs} ms`,
   );
 
   const mediaDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-media-"));

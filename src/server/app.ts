@@ -24,6 +24,7 @@ import { createFixSrtHandler } from "./jobs/handlers/fix-srt-handler";
 import { createTranscribeHandler } from "./jobs/handlers/transcribe-handler";
 import { createInProcessJobEventBus, type JobEventBus } from "./jobs/job-events";
 import { isTerminal } from "./jobs/job-status";
+import type { Lane } from "./jobs/lanes";
 import { JobStore } from "./jobs/job-store";
 import { createPostgresJobEventBus } from "./jobs/postgres-job-events";
 import { JobHandlerRegistry } from "./jobs/registry";
@@ -133,7 +134,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const settler = new AttemptSettler(store, logger, config.retry);
   const attempts = new LocalAttempts(store, settler, logger, { owner, leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
   // Set once the scheduler exists: a lane that frees a slot asks it to claim more.
-  let wake: (lane: "asr" | "convert" | "llm") => void = () => undefined;
+  let roomFreed: (lane: Lane) => void = () => undefined;
   const workDir = path.join(config.dataDir, "work");
   const local = { store, attempts, owner, leaseMs: config.leaseMs };
 
@@ -169,18 +170,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       pickupTimeoutMs: config.sqs.pickupTimeoutMs,
     });
   } else {
-    const engineLane = new EngineLane({ ...local, pool: pool!, registry, blobs, workDir, onRoom: () => wake("asr") });
+    const engineLane = new EngineLane({ ...local, pool: pool!, registry, blobs, workDir, onRoom: () => roomFreed("asr") });
     runners.push(engineLane);
     asr = engineLane;
     runners.push(
       new BoundedLane("ffmpeg", "convert", config.maxConvertConcurrency, {
         ...local,
         work: (job) => taskWork(job, registry, { blobs, workDir, engines: async () => [] }),
-        onRoom: () => wake("convert"),
+        onRoom: () => roomFreed("convert"),
       }),
     );
   }
-  runners.push(new BoundedLane("llm", "llm", config.llm.maxConcurrency, { ...local, work: (job) => localWork(job, registry), onRoom: () => wake("llm") }));
+  runners.push(new BoundedLane("llm", "llm", config.llm.maxConcurrency, { ...local, work: (job) => localWork(job, registry), onRoom: () => roomFreed("llm") }));
 
   const aggregator = new BatchAggregator(store, logger);
   const scheduler = new Scheduler(store, bus, runners, attempts, aggregator, logger, {
@@ -188,7 +189,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     sweepIntervalMs: Math.max(250, Math.floor(config.leaseMs / 2)),
     retry: config.retry,
   });
-  wake = (lane) => scheduler.wake(lane);
+  roomFreed = (lane) => scheduler.roomFreed(lane);
   const jobs = new JobService({ db, store, asr, media, events: bus, logger, maxAttempts: config.maxAttempts, leaseMs: config.leaseMs, owner, defaultLlmModel: config.llm.model });
 
   // Work that follows a transition runs once, in the process that made it.
@@ -232,6 +233,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         // Results keep being applied while attempts drain; remote tasks need nothing from us.
         await results?.close();
         await aggregator.settled();
+        logger.info("job system statistics", { ...sqlClient.stats(), claim: store.claimStats() });
         unsubscribe();
         await pool?.close();
         await bus.close();

@@ -57,9 +57,9 @@ describe("job events between replicas on PostgreSQL", () => {
     const heardByA: Heard[] = [];
     const stop = busA.subscribe((event, origin) => heardByA.push({ event, origin }));
     const atB = nextEvent(busB, ({ event }) => event.type === "runnable");
-    busA.publish([{ type: "runnable", lane: "llm" }]);
-    assert.deepEqual(heardByA, [{ event: { type: "runnable", lane: "llm" }, origin: "local" }], "delivered synchronously, as local");
-    assert.deepEqual(await atB, { event: { type: "runnable", lane: "llm" }, origin: "remote" });
+    busA.publish([{ type: "runnable", lane: "llm", at: 1 }]);
+    assert.deepEqual(heardByA, [{ event: { type: "runnable", lane: "llm", at: 1 }, origin: "local" }], "delivered synchronously, as local");
+    assert.deepEqual(await atB, { event: { type: "runnable", lane: "llm", at: 1 }, origin: "remote" });
     // B's own NOTIFY round trip reaches A as remote; A's own notification is never delivered to A again.
     const back = nextEvent(busA, ({ origin }) => origin === "remote");
     busB.publish([{ type: "changed", jobId: "j-1", parentId: null, status: "DONE", progress: 1 }]);
@@ -100,7 +100,7 @@ describe("job events between replicas on PostgreSQL", () => {
     assert.deepEqual((await resync).event, { type: "resync" });
     const again = nextEvent(busB, ({ event, origin }) => origin === "remote" && event.type === "runnable" && event.lane === "convert");
     // A may itself still be reconnecting; publish until B hears it.
-    const repeat = setInterval(() => busA.publish([{ type: "runnable", lane: "convert" }]), 200);
+    const repeat = setInterval(() => busA.publish([{ type: "runnable", lane: "convert", at: 2 }]), 200);
     try {
       await again;
     } finally {

@@ -78,6 +78,17 @@ for (const provider of TEST_PROVIDERS) {
       assert.equal((await store.find(big.id))!.status, "QUEUED");
     });
 
+    it("hands a claimed job back uncounted when this process cannot start it after all", async () => {
+      await clearQueue();
+      const job = await store.create(spec("transcribe"));
+      const claimed = (await claimOne("owner"))!;
+      assert.equal(await store.unclaim({ jobId: job.id, attempt: 1, owner: "someone-else" }, claimed), false, "only the claimer can hand it back");
+      assert.equal(await store.unclaim({ jobId: job.id, attempt: 1, owner: "owner" }, claimed), true);
+      const back = (await store.find(job.id))!;
+      assert.deepEqual({ status: back.status, attempts: back.attempts, leaseOwner: back.leaseOwner }, { status: "QUEUED", attempts: 0, leaseOwner: null });
+      assert.equal((await claimOne("other"))!.attempts, 1, "the next claim is attempt 1 again");
+    });
+
     it("applies a completion once, ignoring a duplicate delivery of the same result", async () => {
       await clearQueue();
       const job = await store.create(spec("transcribe"));
@@ -132,7 +143,7 @@ for (const provider of TEST_PROVIDERS) {
       assert.equal(await store.retryLater({ jobId: job.id, owner: "owner", attempt: 1 }, claimed, "flaky", runAt, [{ level: "warn", message: "retrying" }]), true);
       assert.deepEqual(events, [
         { type: "changed", jobId: job.id, parentId: null, status: "QUEUED", progress: 0 },
-        { type: "runnable", lane: "asr" },
+        { type: "runnable", lane: "asr", at: runAt.getTime() },
       ]);
       assert.equal(await claimOne("owner"), undefined, "not before its backoff ends");
       assert.equal((await store.nextRunAt(["asr"]))!.getTime(), runAt.getTime());

@@ -94,7 +94,7 @@ describe("live job changes (tRPC subscription over server-sent events)", () => {
       { type: "changed", jobId: "other", parentId: null, status: "DONE" },
       { type: "changed", jobId: "c1", parentId: "b", status: "RUNNING", progress: 0.5 },
       { type: "changed", jobId: "b", parentId: null, status: "RUNNING", progress: 0.25 },
-      { type: "runnable", lane: "asr" },
+      { type: "runnable", lane: "asr", at: 3 },
     ]);
     assert.deepEqual(await pending, {
       resync: false,

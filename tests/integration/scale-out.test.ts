@@ -295,6 +295,66 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     for (const id of view.batch!.childIds) assert.equal(counts.get(id), 1);
     await stopWorkers();
   });
+
+  it("sends conversions to the workers as tasks: the control plane never transcodes, and the output lands in S3", async () => {
+    const mediaId = await upload("to-convert.wav", wav(700, 2));
+    const worker = startWorker(13);
+    const job = await trpc<JobView>("jobs.createConvert", { mediaFileId: mediaId, options: { format: "mp3" } });
+    const view = await waitForJob(job.id);
+    assert.equal(view.job.status, "DONE", view.job.failureReason ?? "");
+    assert.match(worker.output(), new RegExp(`"msg":"task received","jobId":"${job.id}","attempt":1,"kind":"convert"`));
+    const full = await trpc<{ job: JobView & { result: { outputMediaFileId: string; uri: string; format: string; audioCodec: string } } }>("jobs.get", { id: job.id }, "query");
+    assert.equal(full.job.result.format, "mp3");
+    assert.equal(full.job.result.audioCodec, "mp3");
+    assert.match(full.job.result.uri, new RegExp(`^s3://${infra.bucket}/sha256/`));
+    const output = await fetch(`${server.baseUrl}/api/media/${full.job.result.outputMediaFileId}/content`);
+    assert.equal(output.status, 200);
+    assert.ok((await output.arrayBuffer()).byteLength > 1000);
+    await stopWorkers();
+  });
+
+  it("shares the work between two control planes: B applies results of tasks A sent, and finishes the batch when A is SIGKILLed mid-batch", async () => {
+    // A small in-flight limit keeps most of the batch queued in the database, where either replica claims it.
+    const env = { ...serverEnv, SQS_MAX_IN_FLIGHT: "6" };
+    await server.kill("SIGTERM");
+    const a = await startServerProcess({ env });
+    const b = await startServerProcess({ env });
+    server = b;
+    try {
+      const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => upload(`replica-${i}.wav`, wav(1500 + i * 11, 2))));
+      startWorker(11);
+      startWorker(12);
+      const batch = await (async () => {
+        const response = await fetch(`${a.baseUrl}/api/trpc/jobs.createBatch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json: { mediaFileIds: ids, type: "batch_transcribe", language: "en" } }) });
+        return ((await response.json()) as { result: { data: { json: JobView } } }).result.data.json;
+      })();
+      const sentByA = () => [...a.output().matchAll(/"msg":"tasks sent to the fleet","jobIds":\[([^\]]*)\]/g)].flatMap((match) => JSON.parse(`[${match[1]}]`) as string[]);
+      // Kill A just after it sent tasks, with the batch well under way: those tasks are on the fleet.
+      const deadline = Date.now() + 60_000;
+      for (let sent = sentByA().length; ; ) {
+        const view = await trpc<BatchView>("jobs.get", { id: batch.id }, "query");
+        const now = sentByA().length;
+        if (view.batch!.done >= 5 && now > sent) break;
+        sent = now;
+        assert.ok(Date.now() < deadline, "the batch made no progress");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await a.kill("SIGKILL");
+      const inFlightFromA = sentByA();
+
+      const view = await waitForJob(batch.id);
+      assert.equal(view.job.status, "DONE", JSON.stringify(view.batch));
+      assert.deepEqual({ total: view.batch!.total, done: view.batch!.done }, { total: 50, done: 50 });
+      const counts = await transcriptCounts(view.batch!.childIds);
+      for (const id of view.batch!.childIds) assert.equal(counts.get(id), 1, `child ${id} has ${counts.get(id) ?? 0} transcripts`);
+      const doneByB = new Set([...b.output().matchAll(/"msg":"job done","jobId":"([0-9a-f]+)"/g)].map((match) => match[1]));
+      assert.ok(inFlightFromA.some((id) => doneByB.has(id)), "B applied the result of a task A sent");
+      assert.ok(sentByA().length > 0 && sentByA().length < 50, "A sent part of the batch, B the rest");
+    } finally {
+      await a.kill("SIGKILL");
+      await stopWorkers();
+    }
+  });
 });
 
 describe("worker configuration", () => {

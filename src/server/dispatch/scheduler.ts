@@ -16,13 +16,29 @@ export type SchedulerOptions = {
   retry: RetryPolicy;
 };
 
-type FillState = { running: boolean; again: boolean; timer: NodeJS.Timeout | null };
+type FillState = {
+  running: boolean;
+  again: boolean;
+  /** A fill asked for while one ran wants the queue looked at afresh (the poll, a resync). */
+  againLook: boolean;
+  /** Wakes the runner when the earliest backoff it knows of ends. */
+  timer: NodeJS.Timeout | null;
+  timerAt: number;
+  /**
+   * Whether the queue may hold runnable jobs for this runner: set by events and timers,
+   * cleared when a claim left room and nothing runnable was waiting. A slot that frees up
+   * claims only while it is set, so a process busy with work that never queues (the
+   * worker API's immediate jobs) does not query the queue at every job's end.
+   */
+  mayHaveWork: boolean;
+};
 
 /**
  * The scheduler of one process. The database is the queue; this only decides when to look:
  * - a lane is filled when an event says jobs became runnable there (NOTIFY on PostgreSQL,
- *   in-process on SQLite), when a slot frees up here, at the next backoff's end (a timer),
- *   and by a slow safety poll;
+ *   in-process on SQLite), when a slot frees up here while work may be waiting, when a
+ *   backoff ends (a timer set from the event's time), and by a slow safety poll, which also
+ *   reads the queue's next backoff;
  * - one fill per lane runs at a time, and requests during it coalesce into one more;
  * - expired leases are swept (any replica recovers any other's jobs), and batches whose
  *   last child's process died before aggregating are finalised;
@@ -46,7 +62,7 @@ export class Scheduler {
     private readonly logger: Logger,
     private readonly options: SchedulerOptions,
   ) {
-    for (const runner of runners) this.fills.set(runner, { running: false, again: false, timer: null });
+    for (const runner of runners) this.fills.set(runner, { running: false, again: false, againLook: false, timer: null, timerAt: Number.POSITIVE_INFINITY, mayHaveWork: true });
   }
 
   /** Recovers what a crash left behind, then starts listening, polling and sweeping. */
@@ -56,17 +72,22 @@ export class Scheduler {
     const reaped = await this.sweep();
     const lanes = this.runners.flatMap((runner) => runner.lanes);
     const { queued } = await this.store.countByStatus(lanes);
-    this.wakeAll();
-    this.poller = setInterval(() => this.wakeAll(), this.options.pollIntervalMs);
+    this.look();
+    this.poller = setInterval(() => this.look(), this.options.pollIntervalMs);
     this.poller.unref();
     this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), this.options.sweepIntervalMs);
     this.sweeper.unref();
     return { requeued: reaped.requeued, failed: reaped.failed, queued };
   }
 
-  /** Fills the runners of `lane` (every runner when omitted). */
+  /** Fills the runners of `lane` (every runner when omitted): jobs may be runnable there. */
   wake(lane?: Lane): void {
-    for (const runner of this.runners) if (lane === undefined || runner.lanes.includes(lane)) this.requestFill(runner);
+    for (const runner of this.runners) if (lane === undefined || runner.lanes.includes(lane)) this.requestFill(runner, false);
+  }
+
+  /** A runner of `lane` has room again: it claims if the queue may hold work for it. */
+  roomFreed(lane: Lane): void {
+    for (const runner of this.runners) if (runner.lanes.includes(lane) && this.fills.get(runner)!.mayHaveWork) this.requestFill(runner, false);
   }
 
   async snapshots(): Promise<LaneSnapshot[]> {
@@ -98,17 +119,27 @@ export class Scheduler {
     for (const state of this.fills.values()) if (state.timer) clearTimeout(state.timer);
   }
 
-  private wakeAll(): void {
-    this.wake();
+  /**
+   * Fills every runner and looks at the queue afresh: when the next backoff ends, and whether
+   * runnable jobs wait for room (the safety poll, start-up, a resync after missed events).
+   */
+  private look(): void {
+    for (const runner of this.runners) this.requestFill(runner, true);
   }
 
   private onEvent(event: JobEvent): void {
     switch (event.type) {
-      case "runnable":
-        this.wake(event.lane);
+      case "runnable": {
+        // Runnable now: fill. Runnable later (a backoff): wake then, no query needed.
+        const runners = this.runners.filter((runner) => runner.lanes.includes(event.lane));
+        for (const runner of runners) {
+          if (event.at <= Date.now()) this.requestFill(runner, false);
+          else this.wakeAt(runner, event.at);
+        }
         return;
+      }
       case "resync":
-        this.wakeAll();
+        this.look();
         return;
       case "changed":
         // Whoever cancelled it (any replica), an attempt running here stops now.
@@ -121,46 +152,65 @@ export class Scheduler {
 
   /** Runners that stopped for want of room elsewhere (the fleet's in-flight limit) look again. */
   private wakeRoomless(): void {
-    for (const runner of this.runners) if (!runner.hasRoom()) this.requestFill(runner);
+    for (const runner of this.runners) if (!runner.hasRoom() && this.fills.get(runner)!.mayHaveWork) this.requestFill(runner, false);
   }
 
-  private requestFill(runner: LaneRunner): void {
+  /**
+   * Claims for `runner`. With `look`, also reads when the lane's next backoff ends (one
+   * query); without, the events' own times say it.
+   */
+  private requestFill(runner: LaneRunner, look: boolean): void {
     if (!this.accepting) return;
     const state = this.fills.get(runner)!;
+    state.mayHaveWork = true;
     if (state.running) {
       state.again = true;
+      state.againLook ||= look;
       return;
     }
     state.running = true;
     void (async () => {
+      let lookNow = look;
       do {
         state.again = false;
+        state.againLook = false;
         try {
           await runner.fill();
-          await this.armTimer(runner, state);
+          // Room left after a claim: nothing runnable that fits is waiting (as far as this claim saw).
+          if (runner.hasRoom()) state.mayHaveWork = false;
+          if (lookNow && runner.hasRoom()) await this.lookAhead(runner, state);
         } catch (error) {
           this.logger.error("claiming jobs failed; the next poll retries", { lane: runner.name, error: describeError(error) });
         }
+        lookNow = state.againLook;
       } while (state.again && this.accepting);
       state.running = false;
     })();
   }
 
-  /** With room left, wake at the next backoff's end (capped by the poll interval). */
-  private async armTimer(runner: LaneRunner, state: FillState): Promise<void> {
-    if (state.timer) clearTimeout(state.timer);
-    state.timer = null;
-    if (!runner.hasRoom() || !this.accepting) return;
+  /**
+   * With room left after a claim: when does the lane's next backoff end, and are runnable
+   * jobs waiting that did not fit (engines) or that another replica holds locked? Those are
+   * claimed when a slot frees up, not in a busy loop.
+   */
+  private async lookAhead(runner: LaneRunner, state: FillState): Promise<void> {
     const next = await this.store.nextRunAt(runner.lanes);
     if (!next || !this.accepting) return;
-    const delay = next.getTime() - Date.now();
-    // Runnable now yet not claimed: it does not fit (engines) or another replica holds it locked;
-    // a slot freeing up, an event or the poll will bring us back, not a busy loop.
-    if (delay <= 0 || delay >= this.options.pollIntervalMs) return;
+    if (next.getTime() <= Date.now()) state.mayHaveWork = true;
+    else this.wakeAt(runner, next.getTime());
+  }
+
+  /** Fills `runner` when `at` comes (ms since the epoch), unless a nearer wake is set; the poll covers the far future. */
+  private wakeAt(runner: LaneRunner, at: number): void {
+    const state = this.fills.get(runner)!;
+    if (!this.accepting || at >= state.timerAt || at - Date.now() >= this.options.pollIntervalMs) return;
+    if (state.timer) clearTimeout(state.timer);
+    state.timerAt = at;
     state.timer = setTimeout(() => {
       state.timer = null;
-      this.requestFill(runner);
-    }, delay + 5);
+      state.timerAt = Number.POSITIVE_INFINITY;
+      this.requestFill(runner, false);
+    }, Math.max(0, at - Date.now()) + 5);
     state.timer.unref();
   }
 

@@ -6,14 +6,17 @@ import type { JobStore } from "./job-store";
 
 /** Parents checked per sweep for children that all finished while nobody aggregated them. */
 const SWEEP_LIMIT = 100;
+/** ms a parent's recount waits for more of its children to settle: a batch's progress moves 20 times a second at most. */
+const COALESCE_MS = 50;
 
 /**
  * Keeps batch parents in step with their children: progress while children run, then the
  * final status (DONE, FAILED "2 of 10 files failed", or CANCELLED) once none is left.
  *
  * Runs in the process that settled a child, coalesced per parent: however many children of
- * one batch settle at once, one aggregation runs at a time and at most one more follows it,
- * and each counts the children in the database (one GROUP BY on an index). The final
+ * one batch settle at once, one aggregation runs at a time (after a short wait that gathers
+ * the children settling meanwhile) and at most one more follows it, and each counts the
+ * children in the database (one GROUP BY on an index). The final
  * transition is conditional on no child being unfinished, so replicas settling a batch's
  * last children at once finalise it exactly once; `sweep` catches a parent whose last
  * child's process died before aggregating.
@@ -41,6 +44,7 @@ export class BatchAggregator {
     this.track(
       (async () => {
         do {
+          await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
           entry.again = false;
           try {
             await this.aggregate(parentId);

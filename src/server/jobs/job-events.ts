@@ -19,8 +19,8 @@ export const jobEventSchema = z.discriminatedUnion("type", [
     /** 0..1, on progress reports of a running job. */
     progress: z.number().optional(),
   }),
-  /** Jobs of this lane became claimable, now or at their runAt (a retry's backoff). */
-  z.object({ type: z.literal("runnable"), lane: laneSchema }),
+  /** Jobs of this lane became claimable at `at` (ms since the epoch): now, or when a retry's backoff ends. */
+  z.object({ type: z.literal("runnable"), lane: laneSchema, at: z.number() }),
   z.object({ type: z.literal("resync") }),
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -48,12 +48,15 @@ export type ClaimRequest = {
   maxEngines?: number;
 };
 
+/** A job with its media file, as claims return it: the attempt needs both, and one read serves. */
+export type JobWithMedia = Job & { mediaFile: MediaFile | null };
+
 /** Jobs changed by a user action (cancel, retry), for events and for aborting running attempts. */
 export type TouchedJob = { id: string; parentId: string | null; lane: Lane | null };
 
 /** The status read every client polls: built once so its prepared statement is found by key. */
-const SELECT_JOB_WITH_MEDIA = `SELECT ${JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ")}, ${MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ")}
-  FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`;
+const JOB_AND_MEDIA_COLUMNS = `${JOB_COLUMNS.split(", ").map((column) => `j.${column}`).join(", ")}, ${MEDIA_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(", ")}`;
+const SELECT_JOB_WITH_MEDIA = `SELECT ${JOB_AND_MEDIA_COLUMNS} FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE j."id" = ?`;
 
 const INSERT_JOB_PREFIX = `INSERT INTO "Job" (${JOB_COLUMNS}) VALUES `;
 const JOB_PLACEHOLDERS = `(${JOB_COLUMNS.split(", ").map(() => "?").join(", ")})`;
@@ -89,16 +92,26 @@ const placeholders = (values: readonly unknown[]) => values.map(() => "?").join(
  * Runs on prepared statements (SqlClient): this is the per-job hot path.
  */
 export class JobStore {
+  private readonly claims = new ClaimTimings();
+
   constructor(
     private readonly db: SqlClient,
     private readonly bus: JobEventBus,
   ) {}
 
-  /** A QUEUED job, claimable at once; the job and its first log lines in one transaction. */
-  async create(job: NewJob, log: PendingLogLine[] = []): Promise<Job> {
+  /** How long claim statements took in this process (operators and the benchmark read it at shutdown). */
+  claimStats(): ClaimStats {
+    return this.claims.stats();
+  }
+
+  /**
+   * A QUEUED job, claimable at once; the job and its first log lines in one transaction,
+   * after `before` (the row of the upload it uses).
+   */
+  async create(job: NewJob, log: PendingLogLine[] = [], before: readonly BatchStep[] = []): Promise<Job> {
     const row = newJobRow(job, new Date());
-    await this.db.batch([insertJobs([row]), ...logSteps(row.id, log)]);
-    this.publish(changed(row), ...runnable(row.lane));
+    await this.db.batch([...before, insertJobs([row]), ...logSteps(row.id, log)]);
+    this.publish(changed(row), ...runnable(row.lane, row.runAt));
     return row;
   }
 
@@ -106,10 +119,10 @@ export class JobStore {
    * A job that starts now in this process (the worker API's immediate admission): written
    * RUNNING with attempt 1 held by `owner`, so no other replica can claim it.
    */
-  async createRunning(job: NewJob, owner: string, leaseMs: number, log: PendingLogLine[] = []): Promise<Job> {
+  async createRunning(job: NewJob, owner: string, leaseMs: number, log: PendingLogLine[] = [], before: readonly BatchStep[] = []): Promise<Job> {
     const now = new Date();
     const row: Job = { ...newJobRow(job, now), status: "RUNNING", attempts: 1, leaseOwner: owner, leaseExpiresAt: new Date(now.getTime() + leaseMs), startedAt: now };
-    await this.db.batch([insertJobs([row]), ...logSteps(row.id, [...log, attemptStartedLine(row, now)])]);
+    await this.db.batch([...before, insertJobs([row]), ...logSteps(row.id, log), logAttemptStarted(row.id, now)]);
     this.publish(changed(row));
     return row;
   }
@@ -133,7 +146,7 @@ export class JobStore {
     steps.push(...logSteps(parentRow.id, log));
     await this.db.batch(steps);
     const lanes = new Set(childRows.map((row) => row.lane));
-    this.publish(changed(parentRow), ...[...lanes].flatMap((lane) => runnable(lane)));
+    this.publish(changed(parentRow), ...[...lanes].flatMap((lane) => runnable(lane, now)));
     return { parent: parentRow, childIds: childRows.map((row) => row.id) };
   }
 
@@ -143,11 +156,9 @@ export class JobStore {
   }
 
   /** A job with its media file, in one query (the status read every client polls). */
-  async findWithMedia(jobId: string): Promise<(Job & { mediaFile: MediaFile | null }) | null> {
+  async findWithMedia(jobId: string): Promise<JobWithMedia | null> {
     const rows = await this.db.all(sql(SELECT_JOB_WITH_MEDIA, jobId));
-    const row = rows[0];
-    if (!row) return null;
-    return { ...toJob(row), mediaFile: row.m_id === null || row.m_id === undefined ? null : toMediaFile(row, "m_") };
+    return rows[0] ? toJobWithMedia(rows[0]) : null;
   }
 
   /**
@@ -155,9 +166,9 @@ export class JobStore {
    * PostgreSQL the candidates are locked with SKIP LOCKED, so replicas claiming at once take
    * different jobs and never wait on each other. Each claimed job counts an attempt.
    */
-  async claim(request: ClaimRequest): Promise<Job[]> {
+  async claim(request: ClaimRequest): Promise<JobWithMedia[]> {
     if (request.limit <= 0 || request.lanes.length === 0) return [];
-    const now = new Date();
+    const now = claimInstant();
     const lock = this.db.dialect === "postgresql" ? " FOR UPDATE SKIP LOCKED" : "";
     const maxEngines = request.maxEngines === undefined ? "" : ` AND "enginesRequested" <= ?`;
     const candidates = `SELECT "id", "enginesRequested", "runAt", "createdAt" FROM "Job"
@@ -169,22 +180,54 @@ export class JobStore {
       request.engineBudget === undefined
         ? `SELECT "id" FROM candidates`
         : `SELECT "id" FROM (SELECT "id", SUM("enginesRequested") OVER (ORDER BY "runAt", "createdAt", "id") AS "upTo" FROM candidates) fitting WHERE "upTo" <= ?`;
-    const update = sql(
-      `WITH candidates AS (${candidates})
-       UPDATE "Job" SET "status" = 'RUNNING', "attempts" = "attempts" + 1, "leaseOwner" = ?, "leaseExpiresAt" = ?, "startedAt" = ?, "progress" = 0, "updatedAt" = ?
-       WHERE "id" IN (${chosen}) AND "status" = 'QUEUED' RETURNING ${JOB_COLUMNS}`,
-      ...candidateParams,
-      request.owner,
-      new Date(now.getTime() + request.leaseMs),
-      now,
-      now,
-      ...(request.engineBudget === undefined ? [] : [request.engineBudget]),
-    );
-    const jobs = (await this.db.all(update)).map(toJob).sort(queueOrder);
-    if (jobs.length === 0) return jobs;
-    await this.db.run(insertLogLines(jobs.map((job) => ({ jobId: job.id, line: attemptStartedLine(job, now) }))));
+    const setRunning = `UPDATE "Job" SET "status" = 'RUNNING', "attempts" = "attempts" + 1, "leaseOwner" = ?, "leaseExpiresAt" = ?, "startedAt" = ?, "progress" = 0, "updatedAt" = ?
+       WHERE "id" IN (${chosen}) AND "status" = 'QUEUED' RETURNING ${JOB_COLUMNS}`;
+    const updateParams: SqlValue[] = [request.owner, new Date(now.getTime() + request.leaseMs), now, now, ...(request.engineBudget === undefined ? [] : [request.engineBudget])];
+    let rows: Record<string, unknown>[];
+    const started = performance.now();
+    if (this.db.dialect === "postgresql") {
+      // One round trip: claim, log each attempt, and read the jobs' media, in one statement.
+      rows = await this.db.all(
+        sql(
+          `WITH candidates AS (${candidates}), claimed AS (${setRunning}),
+           logged AS (INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT "id", ?, 'info', ${ATTEMPT_STARTED_SQL} FROM claimed)
+           SELECT ${JOB_AND_MEDIA_COLUMNS} FROM claimed j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId"`,
+          ...candidateParams, ...updateParams, now,
+        ),
+      );
+    } else {
+      // SQLite serialises writers: the claimed rows are exactly this owner's rows started at
+      // this instant, which no other claim of this process shares (see claimInstant).
+      const justClaimed = `j."status" = 'RUNNING' AND j."leaseOwner" = ? AND j."startedAt" = ? AND j."lane" IN (${placeholders(request.lanes)})`;
+      const results = await this.db.transact([
+        sql(`WITH candidates AS (${candidates}) ${setRunning}`, ...candidateParams, ...updateParams),
+        sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT j."id", ?, 'info', ${ATTEMPT_STARTED_SQL} FROM "Job" j WHERE ${justClaimed}`, now, request.owner, now, ...request.lanes),
+        sql(`SELECT ${JOB_AND_MEDIA_COLUMNS} FROM "Job" j LEFT JOIN "MediaFile" m ON m."id" = j."mediaFileId" WHERE ${justClaimed}`, request.owner, now, ...request.lanes),
+      ]);
+      rows = results?.[2] ?? [];
+    }
+    const jobs = rows.map(toJobWithMedia).sort(queueOrder);
+    this.claims.record(performance.now() - started, jobs.length);
     this.publish(...jobs.map((job) => changed(job)));
     return jobs;
+  }
+
+  /**
+   * RUNNING → QUEUED for a job claimed that this process cannot start after all (the slots
+   * went to another request during the claim): as if never claimed, its attempt not counted.
+   */
+  async unclaim(ref: AttemptRef & { owner: string }, job: Pick<Job, "parentId" | "lane">): Promise<boolean> {
+    const now = new Date();
+    const { where, params } = attemptCondition(ref);
+    const applied = await this.db.batch([
+      {
+        ...sql(`UPDATE "Job" SET "status" = 'QUEUED', "attempts" = "attempts" - 1, "startedAt" = NULL, ${CLEARED_LEASE}, "updatedAt" = ? WHERE ${where}`, now, ...params),
+        expectChanges: 1,
+      },
+      ...logSteps(ref.jobId, [{ level: "info", message: `Attempt ${ref.attempt} handed back before it started: no engine was free after all`, at: now }]),
+    ]);
+    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane, now));
+    return applied;
   }
 
   /** When the next queued job of the lanes becomes claimable (null: none queued). */
@@ -310,7 +353,7 @@ export class JobStore {
       },
       ...logSteps(ref.jobId, log),
     ]);
-    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane));
+    if (applied) this.publish({ type: "changed", jobId: ref.jobId, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane, runAt));
     return applied;
   }
 
@@ -394,7 +437,7 @@ export class JobStore {
       if (reopened) this.publish({ type: "changed", jobId: parentId, parentId: null, status: "RUNNING" });
     }
     const lanes = new Set(touched.map((job) => job.lane));
-    this.publish(...touched.map((job) => ({ type: "changed" as const, jobId: job.id, parentId: job.parentId, status: "QUEUED" as const })), ...[...lanes].flatMap((lane) => runnable(lane)));
+    this.publish(...touched.map((job) => ({ type: "changed" as const, jobId: job.id, parentId: job.parentId, status: "QUEUED" as const })), ...[...lanes].flatMap((lane) => runnable(lane, now)));
     return touched;
   }
 
@@ -514,7 +557,7 @@ export class JobStore {
         ]);
         if (applied) {
           requeued.push(job);
-          this.publish({ type: "changed", jobId: job.id, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane as Lane | null));
+          this.publish({ type: "changed", jobId: job.id, parentId: job.parentId, status: "QUEUED", progress: 0 }, ...runnable(job.lane, runAt));
         }
       }
     }
@@ -588,18 +631,24 @@ function newJobRow(job: NewJob, now: Date): Job {
   };
 }
 
-function attemptStartedLine(job: Pick<Job, "attempts" | "maxAttempts" | "lane" | "enginesRequested">, at: Date): PendingLogLine {
-  const on = job.lane === "asr" ? ` on ${job.enginesRequested} engine${job.enginesRequested === 1 ? "" : "s"}` : "";
-  return { level: "info", message: `Attempt ${job.attempts} started${on} (of at most ${job.maxAttempts})`, at };
+/** "Attempt 2 started on 1 engine (of at most 3)", from a job row's columns. */
+const ATTEMPT_STARTED_SQL = `'Attempt ' || "attempts" || ' started' || CASE WHEN "lane" = 'asr' THEN ' on ' || "enginesRequested" || CASE WHEN "enginesRequested" = 1 THEN ' engine' ELSE ' engines' END ELSE '' END || ' (of at most ' || "maxAttempts" || ')'`;
+
+function logAttemptStarted(jobId: string, at: Date): SqlStatement {
+  return sql(`INSERT INTO "JobLog" ("jobId", "at", "level", "message") SELECT "id", ?, 'info', ${ATTEMPT_STARTED_SQL} FROM "Job" WHERE "id" = ?`, at, jobId);
 }
 
 function changed(job: Job): JobEvent {
   return { type: "changed", jobId: job.id, parentId: job.parentId, status: job.status as JobStatus, progress: job.progress };
 }
 
-function runnable(lane: string | null): JobEvent[] {
+function runnable(lane: string | null, at: Date): JobEvent[] {
   const parsed = laneSchema.safeParse(lane);
-  return parsed.success ? [{ type: "runnable", lane: parsed.data }] : [];
+  return parsed.success ? [{ type: "runnable", lane: parsed.data, at: at.getTime() }] : [];
+}
+
+function toJobWithMedia(row: Record<string, unknown>): JobWithMedia {
+  return { ...toJob(row), mediaFile: row.m_id === null || row.m_id === undefined ? null : toMediaFile(row, "m_") };
 }
 
 function toTouched(row: Record<string, unknown>): TouchedJob {
@@ -610,6 +659,42 @@ function toTouched(row: Record<string, unknown>): TouchedJob {
 /** Claimed jobs in queue order (RETURNING has none). */
 function queueOrder(a: Job, b: Job): number {
   return a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export type ClaimStats = { claims: number; claimedJobs: number; p50Ms: number; p99Ms: number; maxMs: number };
+
+/** Claim statement durations: every count, and a uniform sample of at most 10,000 durations for the percentiles. */
+class ClaimTimings {
+  private readonly sample: number[] = [];
+  private claims = 0;
+  private claimedJobs = 0;
+  private maxMs = 0;
+
+  record(ms: number, jobs: number): void {
+    this.claims++;
+    this.claimedJobs += jobs;
+    this.maxMs = Math.max(this.maxMs, ms);
+    if (this.sample.length < 10_000) this.sample.push(ms);
+    else {
+      const slot = Math.floor(Math.random() * this.claims);
+      if (slot < this.sample.length) this.sample[slot] = ms;
+    }
+  }
+
+  stats(): ClaimStats {
+    const sorted = [...this.sample].sort((a, b) => a - b);
+    const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : 0);
+    const round = (ms: number) => Math.round(ms * 100) / 100;
+    return { claims: this.claims, claimedJobs: this.claimedJobs, p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), maxMs: round(this.maxMs) };
+  }
+}
+
+let lastClaim = 0;
+
+/** A claim's instant: later than any claim of this process before it, so it names the rows that claim took. */
+function claimInstant(): Date {
+  lastClaim = Math.max(Date.now(), lastClaim + 1);
+  return new Date(lastClaim);
 }
 
 let lastCreation = 0;

@@ -1,5 +1,5 @@
 import type { BatchStep } from "../db/sql/sql-client";
-import type { Job } from "../db/models";
+import type { Job, MediaFile } from "../db/models";
 import type { TaskSuccess, WorkerTask } from "../../worker/task-contract";
 
 /** A running attempt, as a handler sees it. */
@@ -31,8 +31,11 @@ export type LocalJobHandler = { kind: "local"; run(ctx: JobHandlerContext): Prom
  */
 export type TaskJobHandler = {
   kind: "task";
-  /** Throws PermanentJobError when the task cannot be built (its media is gone). */
-  buildTask(job: Job, attempt: number): Promise<WorkerTask>;
+  /**
+   * Throws PermanentJobError when the task cannot be built (its media is gone). A claim
+   * hands over the job's media file with it, which spares a read.
+   */
+  buildTask(job: Job & { mediaFile?: MediaFile | null }, attempt: number): Promise<WorkerTask>;
   /** The outcome to commit with the job's completion; `log` lines go with it. */
   applyResult(job: Job, result: TaskSuccess, log: JobHandlerContext["log"]): Promise<JobOutcome>;
 };

@@ -23,6 +23,11 @@ export type MediaInfo = {
 export type ProbeOptions = {
   /** Limit for each probing subprocess in ms. Default 30 000. */
   timeoutMs?: number;
+  /**
+   * The file's first bytes and its size, when the caller has them (an upload just streamed
+   * in): a WAV header is then parsed without opening the file.
+   */
+  head?: { bytes: Buffer; fileSize: number };
 };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -45,7 +50,7 @@ export const MESSAGES = {
  */
 export async function probeMedia(mediaPath: string, signal?: AbortSignal, options: ProbeOptions = {}): Promise<MediaInfo> {
   signal?.throwIfAborted();
-  const wav = await readWavInfo(mediaPath);
+  const wav = await readWavInfo(mediaPath, options.head);
   if (wav) return wav;
   signal?.throwIfAborted();
   const { ffprobe } = await resolveFfmpegBinaries();
@@ -66,7 +71,7 @@ const WAVE_FORMAT_ALAW = 0x0006;
 const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** Header bytes read up front; enough for every WAV whose fmt/data chunks come early. */
-const HEAD_BYTES = 4096;
+export const HEAD_BYTES = 4096;
 /** Give up walking chunks after this many (a corrupt size field could loop for long). */
 const MAX_CHUNKS = 64;
 
@@ -75,7 +80,23 @@ const MAX_CHUNKS = 64;
  * for (other codecs inside WAV, odd headers), so the caller falls back to ffprobe, which
  * gives the definitive answer. Throws PermanentJobError for an empty or missing file.
  */
-export async function readWavInfo(mediaPath: string): Promise<MediaInfo | null> {
+export async function readWavInfo(mediaPath: string, known?: ProbeOptions["head"]): Promise<MediaInfo | null> {
+  if (known && known.fileSize > 0) {
+    // The file is opened only if a chunk lies beyond the bytes already in hand.
+    const readAt: ReadAt = async (offset, length) => {
+      const handle = await open(mediaPath, "r").catch((error: unknown) => {
+        throw fileError(error);
+      });
+      try {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    };
+    return parseWavHeader(known.bytes.subarray(0, HEAD_BYTES), known.fileSize, readAt);
+  }
   let handle: FileHandle;
   try {
     handle = await open(mediaPath, "r");

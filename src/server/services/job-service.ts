@@ -16,7 +16,7 @@ import { convertOptionsSchema, type ConvertOptions } from "../media/convert-medi
 import { BATCH_CHILD_TYPE, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
 import type { Logger } from "../logger";
 import type { TranscriptDocument } from "../transcripts/render-transcript";
-import type { MediaService } from "./media-service";
+import type { MediaService, StagedMedia } from "./media-service";
 import { toJobView, type JobView } from "./job-views";
 
 export type Admission =
@@ -27,7 +27,8 @@ export type Admission =
 
 export type CreateTranscriptionInput = {
   type: Exclude<SingleJobType, "fix_srt" | "convert">;
-  mediaFileId: string;
+  /** A stored file's id, or an upload staged with this request (its row is written with the job's). */
+  media: string | StagedMedia;
   /** As the client sent it ("en", "en-US", "auto"). */
   language: string;
   enginesRequested: number;
@@ -124,7 +125,9 @@ export class JobService {
   async createTranscription(input: CreateTranscriptionInput): Promise<JobView> {
     const language = normalizeLanguage(input.language);
     this.validateEngines(input.enginesRequested, input.admission);
-    const media = await this.deps.media.get(input.mediaFileId);
+    const staged = typeof input.media === "string" ? null : input.media;
+    const media = staged ? staged.media : await this.deps.media.get(input.media as string);
+    const withMedia = staged ? [staged.insert] : [];
     const params: TranscriptionParams = {
       mediaFileId: media.id,
       language,
@@ -152,14 +155,14 @@ export class JobService {
       const ticket = await this.deps.asr.admitNow(job.id!, job.enginesRequested!);
       if (!ticket) throw new AppError("BUSY", await this.busyMessage(input.enginesRequested));
       try {
-        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted);
+        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted, withMedia);
       } catch (error) {
         ticket.release();
         throw error;
       }
-      ticket.start(created);
+      ticket.start({ ...created, mediaFile: media });
     } else {
-      created = await this.deps.store.create(job, accepted);
+      created = await this.deps.store.create(job, accepted, withMedia);
     }
     // The row as written: re-reading it would cost a query on the hot path for nothing.
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import { Readable } from "node:stream";
 import type { Db } from "../db/client";
@@ -22,6 +21,12 @@ const SELECT_MEDIA = `SELECT ${QUOTED_MEDIA_COLUMNS} FROM "MediaFile" WHERE "id"
 
 export type UploadMeta = { originalName: string; contentType: string | null };
 
+/**
+ * An upload stored and probed whose row is not written yet: the job that uses it writes the
+ * row in its own transaction, so a job and its media exist together or not at all.
+ */
+export type StagedMedia = { media: MediaFile; insert: BatchStep };
+
 /** Turns an upload stream into a stored blob and a MediaFile row. */
 export class MediaService {
   constructor(
@@ -32,7 +37,27 @@ export class MediaService {
     private readonly maxUploadBytes: number,
   ) {}
 
+  /** Stores, probes and records an upload. */
   async ingest(source: Readable, meta: UploadMeta, signal?: AbortSignal): Promise<MediaFile> {
+    return this.record(await this.stage(source, meta, signal));
+  }
+
+  /** Writes a staged upload's row on its own (an upload no job uses yet). */
+  async record(staged: StagedMedia): Promise<MediaFile> {
+    await this.sql.run(staged.insert);
+    return staged.media;
+  }
+
+  /** Drops a staged upload whose row was never written: its blob goes unless a row shares it. */
+  async discardStaged(staged: StagedMedia): Promise<void> {
+    await this.deleteBlobIfUnreferenced(staged.media.blobKey);
+  }
+
+  /**
+   * Streams an upload into the blob store and probes it, so that corrupt, empty and non-media
+   * files are a 400 before any job exists; the row is returned unwritten (see StagedMedia).
+   */
+  async stage(source: Readable, meta: UploadMeta, signal?: AbortSignal): Promise<StagedMedia> {
     let stored;
     try {
       stored = await this.blobs.put(source, { maxBytes: this.maxUploadBytes, ...(signal ? { signal } : {}) });
@@ -48,18 +73,17 @@ export class MediaService {
     // Subtitle files (.srt) are parsed instead, so a broken one is refused the same way.
     let info: MediaInfo;
     try {
-      info = isSubtitleName(meta.originalName) ? await this.readSubtitles(stored.key) : await this.probeUpload(stored.key, signal);
+      info = isSubtitleName(meta.originalName) ? await this.readSubtitles(stored.key) : await this.probeUpload(stored, signal);
     } catch (error) {
       await this.deleteBlobIfUnreferenced(stored.key);
       throw error;
     }
-    return this.insertMedia(stored, meta, info);
+    return this.outputRecord(stored, meta, info);
   }
 
   /** Stores a file a job produced (a corrected SRT, a converted video) as a new media file. */
   async storeOutput(bytes: Buffer, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
-    const stored = await this.blobs.put(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
-    return this.insertMedia(stored, meta, info);
+    return this.record(await this.stageOutput(bytes, meta, info));
   }
 
   /**
@@ -88,12 +112,6 @@ export class MediaService {
     return fs.readFile(await this.blobs.localPath(media.blobKey));
   }
 
-  private async insertMedia(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): Promise<MediaFile> {
-    const { media, insert } = this.outputRecord(stored, meta, info);
-    await this.sql.run(insert);
-    return media;
-  }
-
   private async readSubtitles(key: string): Promise<MediaInfo> {
     const text = (await fs.readFile(await this.blobs.localPath(key))).toString("utf8");
     const cues = parseSrt(text);
@@ -101,10 +119,10 @@ export class MediaService {
     return { format: "srt", durationS: Math.max(...cues.map((cue) => cue.endS)), sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false };
   }
 
-  private async probeUpload(key: string, signal?: AbortSignal): Promise<MediaInfo> {
+  private async probeUpload(stored: StoredBlob, signal?: AbortSignal): Promise<MediaInfo> {
     let info: MediaInfo;
     try {
-      info = await probeMedia(await this.blobs.localPath(key), signal);
+      info = await probeMedia(await this.blobs.localPath(stored.key), signal, stored.head ? { head: { bytes: stored.head, fileSize: stored.sizeBytes } } : {});
     } catch (error) {
       if (error instanceof PermanentJobError) throw new AppError("BAD_REQUEST", error.message);
       throw error;

@@ -7,6 +7,8 @@ export type StoredBlob = {
   sha256: string;
   /** bytes */
   sizeBytes: number;
+  /** The first bytes (up to 4 KiB) of what was just stored, when `put` streamed it in. */
+  head?: Buffer;
 };
 
 /**

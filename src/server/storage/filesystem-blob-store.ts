@@ -29,13 +29,13 @@ export function createFilesystemBlobStore(root: string): BlobStore {
     async put(source: Readable, { maxBytes, signal }): Promise<StoredBlob> {
       await ensureDir(tmpDir);
       const tmpPath = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
-      const { sha256, sizeBytes } = await receiveToFile(source, tmpPath, { maxBytes, ...(signal ? { signal } : {}) });
+      const { sha256, sizeBytes, head } = await receiveToFile(source, tmpPath, { maxBytes, ...(signal ? { signal } : {}) });
       const key = contentKey(sha256);
       const finalPath = pathOf(key);
       await ensureDir(path.dirname(finalPath));
       // rename is atomic; an identical blob already there is simply replaced by the same bytes.
       await fs.rename(tmpPath, finalPath);
-      return { key, sha256, sizeBytes };
+      return { key, sha256, sizeBytes, head };
     },
     async putObject(key, bytes) {
       const file = outputPath(key);

@@ -70,7 +70,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     async put(source: Readable, { maxBytes, signal }): Promise<StoredBlob> {
       await fs.mkdir(stagingDir, { recursive: true });
       const staged = path.join(stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
-      const { sha256, sizeBytes } = await receiveToFile(source, staged, { maxBytes, ...(signal ? { signal } : {}) });
+      const { sha256, sizeBytes, head } = await receiveToFile(source, staged, { maxBytes, ...(signal ? { signal } : {}) });
       const key = contentKey(sha256);
       try {
         if (!(await exists(key))) {
@@ -86,7 +86,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       } finally {
         await fs.rm(staged, { force: true });
       }
-      return { key, sha256, sizeBytes };
+      return { key, sha256, sizeBytes, head };
     },
     localPath(key) {
       assertContentKey(key);

@@ -88,7 +88,7 @@ export function registerAsyncTranscribeRoutes(router: Router, app: App): void {
       const languageCode = upload.fields.language_code?.trim() || "en-US";
       const job = await app.jobs.createTranscription({
         type: "transcribe",
-        mediaFileId: upload.file.stored.id,
+        media: upload.file.stored,
         language: languageCode,
         enginesRequested: 1,
         origin: "async",

@@ -1,28 +1,28 @@
 import type { IncomingMessage } from "node:http";
-import type { MediaFile } from "../../db/models";
 import type { App } from "../../app";
+import type { StagedMedia } from "../../services/media-service";
 import { AppError } from "../../errors";
 import { receiveMultipart, type MultipartResult } from "../../http/multipart";
 
 /**
- * Receives a multipart request whose media part is one of `fileFields`, storing the media
- * as it streams in. The caller owns the media afterwards; `discard` removes it again if
- * the request is rejected after the upload.
+ * Receives a multipart request whose media part is one of `fileFields`, storing and
+ * probing the media as it streams in. Its row is not written: the caller records it (with
+ * the job that uses it, or on its own), or calls `discard` if the request is rejected.
  */
 export async function receiveMediaUpload(
   app: App,
   req: IncomingMessage,
   fileFields: readonly string[],
-): Promise<MultipartResult<MediaFile> & { discard(): Promise<void> }> {
-  const received = await receiveMultipart<MediaFile>(req, {
+): Promise<MultipartResult<StagedMedia> & { discard(): Promise<void> }> {
+  const received = await receiveMultipart<StagedMedia>(req, {
     fileFields,
-    storeFile: (stream, info) => app.media.ingest(stream, { originalName: info.filename, contentType: info.mimeType || null }),
-    discardFile: (media) => app.media.deleteOrphans([media.id]),
+    storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null }),
+    discardFile: (staged) => app.media.discardStaged(staged),
   });
   return {
     ...received,
     discard: async () => {
-      if (received.file) await app.media.deleteOrphans([received.file.stored.id]);
+      if (received.file) await app.media.discardStaged(received.file.stored);
     },
   };
 }

@@ -25,7 +25,8 @@ export function registerUploadRoutes(router: Router, app: App): void {
     guard(async ({ req, res }) => {
       const upload = await receiveMediaUpload(app, req, ["file"]);
       if (!upload.file) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
-      sendJson(res, 201, { media: toMediaView(upload.file.stored, app.media.uri(upload.file.stored)) });
+      const media = await app.media.record(upload.file.stored);
+      sendJson(res, 201, { media: toMediaView(media, app.media.uri(media)) });
     }),
   );
 

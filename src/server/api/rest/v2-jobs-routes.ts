@@ -75,7 +75,7 @@ export function registerV2Routes(router: Router, app: App): void {
         const tc = config.data.transcription_config;
         const job = await app.jobs.createTranscription({
           type: "transcribe",
-          mediaFileId: upload.file.stored.id,
+          media: upload.file.stored,
           language: tc.language,
           enginesRequested: processing.parallel_engines,
           origin: "v2",

@@ -1,5 +1,4 @@
-import type { Job } from "../../db/models";
-import type { JobStore } from "../../jobs/job-store";
+import type { JobStore, JobWithMedia } from "../../jobs/job-store";
 import type { Lane } from "../../jobs/lanes";
 import type { AttemptWork, LocalAttempts } from "../local-attempts";
 import type { LaneRunner, LaneSnapshot } from "./lane";
@@ -22,7 +21,7 @@ export class BoundedLane implements LaneRunner {
       attempts: LocalAttempts;
       owner: string;
       leaseMs: number;
-      work: (job: Job) => AttemptWork;
+      work: (job: JobWithMedia) => AttemptWork;
       onRoom: () => void;
     },
   ) {
@@ -33,21 +32,18 @@ export class BoundedLane implements LaneRunner {
     return this.running < this.limit;
   }
 
+  /** One claim for all the room there is: fewer jobs back means the lane has no more runnable now. */
   async fill(): Promise<number> {
-    let claimed = 0;
-    while (this.running < this.limit) {
-      const jobs = await this.deps.store.claim({ lanes: this.lanes, owner: this.deps.owner, leaseMs: this.deps.leaseMs, limit: this.limit - this.running });
-      for (const job of jobs) {
-        this.running++;
-        this.deps.attempts.start(job, this.deps.work(job), () => {
-          this.running--;
-          this.deps.onRoom();
-        });
-      }
-      claimed += jobs.length;
-      if (jobs.length === 0) break;
+    if (this.running >= this.limit) return 0;
+    const jobs = await this.deps.store.claim({ lanes: this.lanes, owner: this.deps.owner, leaseMs: this.deps.leaseMs, limit: this.limit - this.running });
+    for (const job of jobs) {
+      this.running++;
+      this.deps.attempts.start(job, this.deps.work(job), () => {
+        this.running--;
+        this.deps.onRoom();
+      });
     }
-    return claimed;
+    return jobs.length;
   }
 
   async snapshot(): Promise<LaneSnapshot> {

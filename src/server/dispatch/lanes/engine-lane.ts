@@ -1,14 +1,9 @@
-import { randomBytes } from "node:crypto";
-import type { Job } from "../../db/models";
-import type { JobStore } from "../../jobs/job-store";
+import type { JobStore, JobWithMedia } from "../../jobs/job-store";
 import type { JobHandlerRegistry } from "../../jobs/registry";
 import type { BlobStore } from "../../storage/blob-store";
 import type { EnginePool } from "../../../worker/engine-pool";
 import type { LocalAttempts } from "../local-attempts";
 import { taskWork, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type LaneRunner, type LaneSnapshot } from "./lane";
-
-/** Prefix of the reservation that holds the free slots while a claim is in flight. */
-const CLAIM_HOLD = "claim-in-flight-";
 
 /**
  * Transcriptions on this process's engine slots (`--parallel`). A job takes as many slots as
@@ -44,34 +39,30 @@ export class EngineLane implements LaneRunner, AsrCapacity {
   }
 
   async capacity(): Promise<EngineCapacity> {
-    const { maxEngines, usedEngines, unusedEngines, activeJobs } = this.deps.pool.snapshot();
-    // Slots held for a claim in flight are not a job.
-    return { maxEngines, usedEngines, unusedEngines, activeJobs: activeJobs.filter((job) => !job.jobId.startsWith(CLAIM_HOLD)) };
+    return this.deps.pool.snapshot();
   }
 
+  /**
+   * One claim: the prefix of the queue that fits the free slots. The slots are not held
+   * while the claim is in flight (the worker API's requests must not see them taken for a
+   * claim that may find nothing); a job whose slots an immediate admission took meanwhile
+   * goes back to the queue uncounted.
+   */
   async fill(): Promise<number> {
-    const { pool, store } = this.deps;
-    let claimed = 0;
-    for (;;) {
-      const free = pool.unused;
-      if (free === 0) return claimed;
-      // Held while the claim is in flight, so an immediate admission cannot take the same slots.
-      const hold = `${CLAIM_HOLD}${randomBytes(4).toString("hex")}`;
-      if (!pool.tryReserve(hold, free)) return claimed;
-      let jobs: Job[];
-      try {
-        jobs = await store.claim({ lanes: this.lanes, owner: this.deps.owner, leaseMs: this.deps.leaseMs, limit: free, engineBudget: free, maxEngines: pool.size });
-      } finally {
-        pool.release(hold);
-      }
-      // No await from the release to here: the slots just freed go to exactly these jobs.
-      for (const job of jobs) {
-        if (!pool.tryReserve(job.id, job.enginesRequested)) throw new Error(`Engine slots for claimed job ${job.id} were taken`);
+    const { pool, store, owner } = this.deps;
+    const free = pool.unused;
+    if (free === 0) return 0;
+    const jobs = await store.claim({ lanes: this.lanes, owner, leaseMs: this.deps.leaseMs, limit: free, engineBudget: free, maxEngines: pool.size });
+    let started = 0;
+    for (const job of jobs) {
+      if (pool.tryReserve(job.id, job.enginesRequested)) {
         this.run(job);
+        started++;
+      } else {
+        await store.unclaim({ jobId: job.id, attempt: job.attempts, owner }, job);
       }
-      claimed += jobs.length;
-      if (jobs.length === 0) return claimed;
     }
+    return started;
   }
 
   /** Reserves engines for a job about to be written RUNNING here; null when not enough are free. */
@@ -86,7 +77,7 @@ export class EngineLane implements LaneRunner, AsrCapacity {
     return { name: this.name, lanes: this.lanes, limit: capacity.maxEngines, running: capacity.usedEngines };
   }
 
-  private run(job: Job): void {
+  private run(job: JobWithMedia): void {
     const { pool, registry, blobs, workDir, attempts } = this.deps;
     const work = taskWork(job, registry, { blobs, workDir, engines: async () => (await pool.materialize(job.id)).engines });
     attempts.start(job, work, () => {

@@ -1,4 +1,5 @@
 import type { Job } from "../../db/models";
+import type { JobWithMedia } from "../../jobs/job-store";
 import { PermanentJobError } from "../../errors";
 import type { Lane } from "../../jobs/lanes";
 import type { JobHandlerRegistry, TaskJobHandler } from "../../jobs/registry";
@@ -45,7 +46,7 @@ export type AsrCapacity = {
 /** A job started here without going through the queue (the worker API's immediate admission). */
 export type AdmissionTicket = {
   /** Starts the job, written RUNNING for this process. */
-  start(job: Job): void;
+  start(job: JobWithMedia): void;
   /** Gives the capacity back when the job could not be written. */
   release(): void;
 };
@@ -55,7 +56,7 @@ export type AdmissionTicket = {
  * get (round-tripped through the contract's schemas, so the embedded mode exercises exactly
  * what crosses the queue), run by the worker runtime, its result applied by the handler.
  */
-export function taskWork(job: Job, registry: JobHandlerRegistry, runtime: { blobs: BlobStore; workDir: string; engines: () => Promise<Engine[]> }): AttemptWork {
+export function taskWork(job: JobWithMedia, registry: JobHandlerRegistry, runtime: { blobs: BlobStore; workDir: string; engines: () => Promise<Engine[]> }): AttemptWork {
   return async (ctx) => {
     const handler = taskHandlerFor(job, registry);
     const task = workerTaskSchema.parse(JSON.parse(JSON.stringify(await handler.buildTask(job, ctx.attempt))));

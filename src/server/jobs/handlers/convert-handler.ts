@@ -17,7 +17,7 @@ export function createConvertHandler(deps: { media: MediaService }): TaskJobHand
     kind: "task",
     async buildTask(job, attempt) {
       const params = convertParamsSchema.parse(JSON.parse(job.params));
-      const source = await deps.media.find(params.mediaFileId);
+      const source = job.mediaFile?.id === params.mediaFileId ? job.mediaFile : await deps.media.find(params.mediaFileId);
       if (!source) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
       return {
         version: TASK_CONTRACT_VERSION,

@@ -24,7 +24,7 @@ export function createTranscribeHandler(deps: { media: MediaService; blobs: Blob
     kind: "task",
     async buildTask(job, attempt) {
       const params = transcriptionParamsSchema.parse(JSON.parse(job.params));
-      const media = await deps.media.find(params.mediaFileId);
+      const media = job.mediaFile?.id === params.mediaFileId ? job.mediaFile : await deps.media.find(params.mediaFileId);
       if (!media) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
       const known = probedMedia(media);
       return {

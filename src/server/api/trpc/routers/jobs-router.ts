@@ -28,7 +28,7 @@ export const jobsRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.app.jobs.createTranscription({
         type: input.type,
-        mediaFileId: input.mediaFileId,
+        media: input.mediaFileId,
         language: input.language,
         task: input.task,
         enginesRequested: input.parallelEngines,
