@@ -3,7 +3,7 @@ import { selectEngineFactory } from "../src/server/asr/select-engine";
 import { createAwsClients } from "../src/server/aws/aws-env";
 import { EnginePool } from "../src/worker/engine-pool";
 import { describeError } from "../src/server/errors";
-import { createLogger } from "../src/server/logger";
+import { batchedWriter, createLogger } from "../src/server/logger";
 import { createS3BlobStore } from "../src/server/storage/s3-blob-store";
 import { startTaskLoops } from "../src/worker/sqs-task-loop";
 import { loadWorkerConfig } from "./worker-env";
@@ -15,7 +15,7 @@ import { loadWorkerConfig } from "./worker-env";
  */
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  const logger = createLogger(config.logLevel, (line) => process.stdout.write(line + "\n"));
+  const logger = createLogger(config.logLevel, batchedWriter(process.stdout));
   const { sqs, s3 } = createAwsClients(config.aws);
   const blobs = createS3BlobStore({ client: s3, bucket: config.bucket, prefix: config.prefix, workDir: path.join(config.workDir, "blobs") });
   const pool = new EnginePool(config.slots, await selectEngineFactory(config));

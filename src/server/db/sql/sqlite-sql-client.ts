@@ -1,9 +1,12 @@
 import Database from "better-sqlite3";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BatchRollback, type BatchStep, type SqlClient, type SqlStatement, type SqlValue } from "./sql-client";
+import { startCheckpointer } from "./sqlite-checkpointer";
 
 /** ms we keep retrying a write that finds the database locked by another connection. */
 const BUSY_RETRY_LIMIT_MS = 15_000;
+/** ms between background WAL checkpoints. */
+const CHECKPOINT_INTERVAL_MS = 500;
 
 /** Prisma's SQLite adapter stores DateTime as ISO 8601 with an explicit +00:00 offset; match it. */
 function bind(value: SqlValue): string | number | bigint | null {
@@ -30,6 +33,9 @@ export function openSqliteSqlClient(file: string): SqlClient {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 0");
+  // Checkpoints run on a thread of their own (see sqlite-checkpointer.ts), never inside a commit here.
+  db.pragma("wal_autocheckpoint = 0");
+  const checkpointer = startCheckpointer(file, { intervalMs: CHECKPOINT_INTERVAL_MS, onError: () => undefined });
   const cache = new Map<string, Database.Statement>();
   const prepare = (text: string): Database.Statement => {
     let statement = cache.get(text);
@@ -68,16 +74,45 @@ export function openSqliteSqlClient(file: string): SqlClient {
       return [];
     }),
   );
-  const transact = (steps: readonly BatchStep[]) =>
-    withBusyRetry(() => {
+  /**
+   * Group commit. Transactions asked for in the same turn of the event loop run together
+   * in one SQLite transaction, each in a savepoint of its own (so one that fails its
+   * expectation, or errs, rolls back alone): the jobs of a busy second share the pages they
+   * write, and every page goes to the log once per group instead of once per transaction.
+   * Each caller still hears of its own outcome only after the group has committed.
+   */
+  type Pending = { steps: readonly BatchStep[]; resolve: (rows: Record<string, unknown>[][] | null) => void; reject: (error: unknown) => void };
+  let queue: Pending[] = [];
+  let flushScheduled = false;
+  const runGroup = db.transaction((group: readonly Pending[]) =>
+    group.map((pending): { rows: Record<string, unknown>[][] | null } | { error: unknown } => {
       try {
-        // IMMEDIATE takes the write lock up front, so a busy database fails fast (and is retried).
-        const rows = runBatch.immediate(steps);
-        stats.transactions++;
-        return rows;
+        // Nested: better-sqlite3 runs it as a savepoint inside the group's transaction.
+        return { rows: runBatch(pending.steps) };
       } catch (error) {
-        if (error instanceof BatchRollback) return null;
-        throw error;
+        return error instanceof BatchRollback ? { rows: null } : { error };
+      }
+    }),
+  );
+  const flush = async () => {
+    flushScheduled = false;
+    const group = queue;
+    queue = [];
+    try {
+      // IMMEDIATE takes the write lock up front, so a busy database fails fast (and is retried).
+      const outcomes = await withBusyRetry(() => runGroup.immediate(group));
+      stats.transactions += group.length;
+      outcomes.forEach((outcome, index) => ("error" in outcome ? group[index]!.reject(outcome.error) : group[index]!.resolve(outcome.rows)));
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+    }
+  };
+  const transact = (steps: readonly BatchStep[]) =>
+    new Promise<Record<string, unknown>[][] | null>((resolve, reject) => {
+      queue.push({ steps, resolve, reject });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(() => void flush());
       }
     });
 
@@ -101,6 +136,7 @@ export function openSqliteSqlClient(file: string): SqlClient {
       if (closed) return;
       closed = true;
       db.close();
+      await checkpointer.close();
     },
   };
 }
