@@ -93,6 +93,8 @@ locals {
       S3_BUCKET             = aws_s3_bucket.media.bucket
       AWS_REGION            = local.region
       JOB_MAX_ATTEMPTS      = tostring(var.tasks_max_receive_count)
+      # Drain within the stop timeout, so ECS's SIGKILL never lands mid-drain.
+      SHUTDOWN_GRACE_MS = tostring((var.control_plane_stop_timeout - 10) * 1000)
     },
   )
 }
@@ -120,6 +122,8 @@ resource "aws_ecs_task_definition" "control_plane" {
       name      = local.control_plane_container
       image     = var.control_plane_image
       essential = true
+      # SIGTERM, then this long to drain before SIGKILL.
+      stopTimeout = var.control_plane_stop_timeout
 
       portMappings = [
         {

@@ -99,9 +99,25 @@ variable "control_plane_image" {
 }
 
 variable "control_plane_desired_count" {
-  description = "Number of control-plane tasks."
+  description = "Number of control-plane tasks. They share the work through the database (the queue) and any of them applies any worker's result, so one can fail or be replaced without stranding a job; two keeps the API up through a task's replacement."
   type        = number
-  default     = 1
+  default     = 2
+
+  validation {
+    condition     = var.control_plane_desired_count >= 1
+    error_message = "control_plane_desired_count must be at least 1."
+  }
+}
+
+variable "control_plane_stop_timeout" {
+  description = "Seconds ECS waits after SIGTERM before it kills a control-plane task (Fargate allows up to 120). The task drains its running LLM jobs for 10 s less, then puts the rest back in the queue."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.control_plane_stop_timeout >= 15 && var.control_plane_stop_timeout <= 120
+    error_message = "control_plane_stop_timeout must be between 15 and 120 seconds."
+  }
 }
 
 variable "control_plane_cpu" {

@@ -71,6 +71,15 @@ describe("infra/terraform invariants", () => {
     assert.ok(resources("aws_ecs_capacity_provider").gpu, "GPU instances come through a capacity provider");
   });
 
+  it("runs two control-plane tasks by default, each draining within the time ECS gives it", () => {
+    const count = tf.variable?.control_plane_desired_count as unknown as Block[] | undefined;
+    assert.equal(count?.[0]?.default, 2);
+    assert.match(text(resources("aws_ecs_service").control_plane?.[0]?.desired_count), /var\.control_plane_desired_count/);
+    const definition = text(resources("aws_ecs_task_definition").control_plane?.[0]?.container_definitions);
+    assert.match(definition, /stopTimeout\s*=\s*var\.control_plane_stop_timeout/);
+    assert.match(text(tf.locals), /SHUTDOWN_GRACE_MS\s*=\s*tostring\(\(var\.control_plane_stop_timeout - 10\) \* 1000\)/);
+  });
+
   it("makes nothing public: the bucket blocks public access, the database is private, only the load balancer takes inbound traffic", () => {
     const block = resources("aws_s3_bucket_public_access_block").media?.[0];
     for (const flag of ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]) assert.equal(block?.[flag], true, flag);

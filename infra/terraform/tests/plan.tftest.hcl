@@ -114,6 +114,19 @@ run "http_only_defaults" {
     condition     = aws_appautoscaling_target.worker.min_capacity == 0 && aws_appautoscaling_target.worker.max_capacity == 20
     error_message = "Default worker bounds are 0..20."
   }
+
+  assert {
+    condition     = aws_ecs_service.control_plane.desired_count == 2
+    error_message = "Two control-plane tasks by default: they share the queue in the database."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.control_plane.container_definitions)[0].stopTimeout == 60 &&
+      local.control_plane_environment["SHUTDOWN_GRACE_MS"] == "50000"
+    )
+    error_message = "The control plane drains for 10 s less than ECS waits before SIGKILL."
+  }
 }
 
 run "https_and_custom_attempts" {

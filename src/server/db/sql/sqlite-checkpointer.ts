@@ -48,6 +48,8 @@ export function startCheckpointer(file: string, opts: { intervalMs: number; onEr
   return {
     close() {
       closing ??= (async () => {
+        // Unreferenced while it works in the background; waited for now, so referenced again.
+        worker.ref();
         worker.postMessage("close");
         await exited;
       })();
