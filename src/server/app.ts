@@ -85,7 +85,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   if (migration.applied.length) logger.info("database migrated", { applied: migration.applied });
   const database = await openDatabase(config.databaseUrl);
   const db = database.prisma;
-  const sqlClient = openSqlClient(config.databaseUrl);
+  const sqlClient = openSqlClient(config.databaseUrl, { onBackgroundError: (message) => logger.warn("a WAL checkpoint failed; the next one retries", { error: message }) });
 
   const aws = config.sqs || config.blobStore.kind === "s3" ? createAwsClients(config.aws) : null;
   const blobs =

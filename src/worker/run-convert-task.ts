@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { convertMedia } from "../server/media/convert-media";
 import { describeError, isPermanent } from "../server/errors";
-import type { TaskRuntime } from "./run-task";
+import type { TaskRuntime } from "./task-runtime";
 import { TASK_CONTRACT_VERSION, type ConvertTask, type TaskResult } from "./task-contract";
 
 /**

@@ -1,19 +1,9 @@
-import type { Engine } from "../server/asr/engine";
-import type { BlobStore } from "../server/storage/blob-store";
 import { runConvertTask } from "./run-convert-task";
 import { runTranscribeTask } from "./run-transcribe-task";
 import type { TaskResult, WorkerTask } from "./task-contract";
+import type { TaskRuntime } from "./task-runtime";
 
-/** What a task runs with, wherever it runs (the embedded lanes or a gpu-worker). */
-export type TaskRuntime = {
-  blobs: BlobStore;
-  /** The engine slots leased for a transcription (as many as task.engines); none for a conversion. */
-  engines: Engine[];
-  signal: AbortSignal;
-  onProgress?: (fraction: number) => void;
-  /** Local scratch space (conversion outputs before they go to the blob store). */
-  workDir: string;
-};
+export type { TaskRuntime } from "./task-runtime";
 
 /**
  * Runs one task and reports its result. Errors become a failed result (never a throw),

@@ -1,6 +1,6 @@
 import { transcribeMedia } from "../server/asr/transcribe-media";
 import { describeError, isPermanent } from "../server/errors";
-import type { TaskRuntime } from "./run-task";
+import type { TaskRuntime } from "./task-runtime";
 import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./task-contract";
 
 /** The worker side of a transcribe task: fetch the media, run the engines, report. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { convertOptionsSchema } from "../server/media/convert-options";
+import { transcriptionTaskSchema } from "../shared/transcription-task";
 
 /**
  * The messages a worker receives and the events it reports back. Workers never touch the
@@ -10,9 +11,6 @@ import { convertOptionsSchema } from "../server/media/convert-options";
  */
 export const TASK_CONTRACT_VERSION = 1;
 
-/** What the recogniser produces: the spoken language's text, or an English translation of it. */
-export const transcriptionTaskSchema = z.enum(["transcribe", "translate"]);
-export type TranscriptionTask = z.infer<typeof transcriptionTaskSchema>;
 
 export const mediaInfoSchema = z.object({
   format: z.string(),

@@ -60,6 +60,8 @@ describe("dashboard in a real browser, against the production build", { timeout:
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Messages of the page's live connection (server-sent events from jobs.changes), as the browser received them. */
+  const liveMessages: string[] = [];
 
   before(async () => {
     temp = await makeTempDir("dashboard-");
@@ -73,6 +75,9 @@ describe("dashboard in a real browser, against the production build", { timeout:
     page = await context.newPage();
     // An exception in the pages' code fails the run (the last test), not just a screenshot.
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    cdp.on("Network.eventSourceMessageReceived", (message) => liveMessages.push(message.data));
   });
 
   after(async () => {
@@ -106,8 +111,11 @@ describe("dashboard in a real browser, against the production build", { timeout:
     batchUrl = page.url();
   });
 
-  it("shows the batch's aggregate progress live until all three are done", async () => {
+  it("shows the batch's aggregate progress live until all three are done, told of each change over its live connection", async () => {
     await page.getByText("3 of 3 files finished").waitFor({ timeout: 180_000 });
+    const batchId = batchUrl.split("/").pop()!;
+    const aboutBatch = liveMessages.filter((data) => data.includes(batchId));
+    assert.ok(aboutBatch.some((data) => data.includes('"DONE"')), `the batch's end reached the page as a server-sent event (${liveMessages.length} messages)`);
     assert.equal(await page.locator('[data-stat="done"]').textContent(), "3");
     assert.equal(await page.locator("tr[data-status='DONE']").count(), 3);
     await screenshot(page, "batch");

@@ -7,8 +7,12 @@ import { migrateDatabase } from "../../src/server/db/migrate";
 async function main(): Promise<void> {
   const [url, startSignal] = process.argv.slice(2);
   if (!url) throw new Error("usage: migrate-child.ts <url> [start-signal-file]");
-  // Racing children are fully loaded before either starts, so they really race.
-  if (startSignal) while (!existsSync(startSignal)) await sleep(5);
+  // Racing children are fully loaded before either starts, so they really race: each says so
+  // on stderr, and the test releases them together once both have.
+  if (startSignal) {
+    process.stderr.write("ready\n");
+    while (!existsSync(startSignal)) await sleep(5);
+  }
   const result = await migrateDatabase(url);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -48,8 +48,10 @@ function appliedByChild(result: ChildResult): string[] {
   return (JSON.parse(result.stdout.trim()) as { applied: string[] }).applied;
 }
 
-function runChild(url: string, signal?: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
+function runChild(url: string, signal?: string): Promise<ChildResult> & { ready: Promise<void> } {
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const done = new Promise<ChildResult>((resolve, reject) => {
     const args = ["--import", "tsx", CHILD_SCRIPT, url, ...(signal ? [signal] : [])];
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
@@ -57,10 +59,17 @@ function runChild(url: string, signal?: string): Promise<ChildResult> {
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (/^ready$/m.test(stderr)) onReady();
+    });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      onReady();
+      resolve({ code, stdout, stderr });
+    });
   });
+  return Object.assign(done, { ready });
 }
 
 for (const provider of TEST_PROVIDERS) {
@@ -128,8 +137,8 @@ for (const provider of TEST_PROVIDERS) {
       const signal = path.join(dir, "go");
 
       const children = [runChild(db.url, signal), runChild(db.url, signal)];
-      // Give both children time to load before releasing them together.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Both loaded and waiting: release them together.
+      await Promise.all(children.map((child) => child.ready));
       await writeFile(signal, "");
       const results = await Promise.all(children);
 

@@ -221,9 +221,14 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     // Deliveries of the poison task, counted from the workers' "task received" lines for its job. The
     // batch can settle (DLQ → FAILED) before the last line reaches us: wait for it, then count.
     const received = new RegExp(`"msg":"task received","jobId":"${poisonChild}"`, "g");
-    const deliveries = () => workers.map((worker) => worker.output().match(received)?.length ?? 0).reduce((a, b) => a + b, 0);
-    for (const deadline = Date.now() + 5000; deliveries() < MAX_RECEIVE_COUNT && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const count = (pattern: RegExp) => workers.map((worker) => worker.output().match(pattern)?.length ?? 0).reduce((a, b) => a + b, 0);
+    const deliveries = () => count(received);
+    // Every delivery a worker received has ended (it handed the task back): the task is in the DLQ, no more can come.
+    const handedBack = new RegExp(`"msg":"task failed; handed back to the queue for another delivery","jobId":"${poisonChild}"`, "g");
+    for (const deadline = Date.now() + 10_000; !(deliveries() >= MAX_RECEIVE_COUNT - 1 && count(handedBack) === deliveries()); ) {
+      assert.ok(Date.now() < deadline, `deliveries ${deliveries()}, ended ${count(handedBack)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     // Real SQS redrives after exactly maxReceiveCount receives. fauxqs 1.9.2 sometimes redrives one
     // receive early (seen: 2 deliveries with maxReceiveCount 3, with one worker or two), so the
     // emulator's count is accepted one short of it; never more.
@@ -243,7 +248,7 @@ describe("scale-out: SQS fan-out to stateless workers, S3 blobs, PostgreSQL", { 
     }
     const stopped = Date.now();
     slow.child.kill("SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    while (!/"msg":"stopping"/.test(slow.output())) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(slow.child.exitCode, null, "the first SIGTERM waits for the running task");
     await slow.kill("SIGTERM");
     assert.ok(Date.now() - stopped < 5000, "the second signal stopped it at once");

@@ -3,7 +3,7 @@
  * implements it next. One Engine instance is one engine slot: it is created once, reused
  * for many jobs, and must not be used by two transcriptions at the same time.
  */
-import type { TranscriptionTask } from "../jobs/job-types";
+import type { TranscriptionTask } from "../../shared/transcription-task";
 
 /** A recognised word. Times are seconds from the start of the media file. */
 export type TranscriptWord = {

@@ -1,7 +1,7 @@
 import { PermanentJobError } from "../errors";
 import { findSplitPoints } from "../media/find-split-points";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
-import type { TranscriptionTask } from "../jobs/job-types";
+import type { TranscriptionTask } from "../../shared/transcription-task";
 import type { Engine, EngineInfo, EngineTranscription, TranscriptSegment } from "./engine";
 
 export type TranscribeMediaInput = {

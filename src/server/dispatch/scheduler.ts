@@ -175,10 +175,11 @@ export class Scheduler {
         state.again = false;
         state.againLook = false;
         try {
-          await runner.fill();
-          // Room left after a claim: nothing runnable that fits is waiting (as far as this claim saw).
-          if (runner.hasRoom()) state.mayHaveWork = false;
-          if (lookNow && runner.hasRoom()) await this.lookAhead(runner, state);
+          const { drained } = await runner.fill();
+          // A claim that got less than it asked for: nothing runnable that fits is waiting (as far
+          // as it saw), until an event, a backoff's end or the poll says otherwise.
+          if (drained && !state.again) state.mayHaveWork = false;
+          if (lookNow && drained) await this.lookAhead(runner, state);
         } catch (error) {
           this.logger.error("claiming jobs failed; the next poll retries", { lane: runner.name, error: describeError(error) });
         }

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { convertOptionsSchema } from "../media/convert-options";
-import { transcriptionTaskSchema } from "../../worker/task-contract";
+import { transcriptionTaskSchema } from "../../shared/transcription-task";
 
-export { transcriptionTaskSchema, type TranscriptionTask } from "../../worker/task-contract";
+export { transcriptionTaskSchema, type TranscriptionTask } from "../../shared/transcription-task";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
 export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt", "convert"]);

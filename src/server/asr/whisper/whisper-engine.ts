@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { PermanentJobError } from "../../errors";
-import type { TranscriptionTask } from "../../jobs/job-types";
+import type { TranscriptionTask } from "../../../shared/transcription-task";
 import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { transcriptionTaskSchema } from "../../jobs/job-types";
+import { transcriptionTaskSchema } from "../../../shared/transcription-task";
 
 /** Which engine a thread builds; options are plain JSON (they cross the thread boundary). */
 export const threadEngineSpecSchema = z.object({

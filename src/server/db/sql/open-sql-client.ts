@@ -4,6 +4,6 @@ import type { SqlClient } from "./sql-client";
 import { openSqliteSqlClient } from "./sqlite-sql-client";
 
 /** Opens the hot-path SQL client for the database at `url` (migrated beforehand). */
-export function openSqlClient(url: string): SqlClient {
-  return providerFromUrl(url) === "sqlite" ? openSqliteSqlClient(sqlitePathFromUrl(url)) : openPostgresSqlClient(url);
+export function openSqlClient(url: string, options: { onBackgroundError?: (message: string) => void } = {}): SqlClient {
+  return providerFromUrl(url) === "sqlite" ? openSqliteSqlClient(sqlitePathFromUrl(url), options) : openPostgresSqlClient(url);
 }

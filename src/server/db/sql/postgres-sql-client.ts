@@ -70,11 +70,14 @@ function guarded(step: BatchStep): string | null {
  * database itself (a failed one aborts the transaction), and only a statement whose rows the
  * caller must check itself ends a round trip.
  */
-function segmentsOf(steps: readonly BatchStep[]): BatchStep[][] {
-  const segments: BatchStep[][] = [[]];
+type Prepared = { step: BatchStep; text: string; checkedByDatabase: boolean };
+
+function segmentsOf(steps: readonly BatchStep[]): Prepared[][] {
+  const segments: Prepared[][] = [[]];
   for (const step of steps) {
-    segments[segments.length - 1]!.push(step);
-    if (step.expectChanges !== undefined && guarded(step) === null) segments.push([]);
+    const wrapped = guarded(step);
+    segments[segments.length - 1]!.push({ step, text: wrapped ?? inline(step), checkedByDatabase: wrapped !== null });
+    if (step.expectChanges !== undefined && wrapped === null) segments.push([]);
   }
   return segments;
 }
@@ -120,14 +123,14 @@ export function openPostgresSqlClient(url: string): SqlClient {
       for (const [index, segment] of segments.entries()) {
         const first = index === 0;
         const last = index === segments.length - 1;
-        const texts = [...(first ? ["BEGIN"] : []), ...segment.map((step) => guarded(step) ?? inline(step)), ...(last ? ["COMMIT"] : [])];
+        const texts = [...(first ? ["BEGIN"] : []), ...segment.map((prepared) => prepared.text), ...(last ? ["COMMIT"] : [])];
         if (texts.length === 0) continue;
         stats.statements += segment.length;
         const results = [(await client.query(texts.join(";\n"))) as pg.QueryResult | pg.QueryResult[]].flat();
         const own = results.slice(first ? 1 : 0, (first ? 1 : 0) + segment.length);
-        for (const [offset, step] of segment.entries()) {
+        for (const [offset, { step, checkedByDatabase }] of segment.entries()) {
           const result = own[offset]!;
-          if (guarded(step) !== null) {
+          if (checkedByDatabase) {
             rows.push([]);
             continue;
           }

@@ -27,7 +27,7 @@ function isBusy(error: unknown): boolean {
  * locked write is retried asynchronously, and every transaction here runs synchronously
  * from BEGIN to COMMIT, so this connection never holds a lock across an `await` either.
  */
-export function openSqliteSqlClient(file: string): SqlClient {
+export function openSqliteSqlClient(file: string, options: { onBackgroundError?: (message: string) => void } = {}): SqlClient {
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -35,7 +35,7 @@ export function openSqliteSqlClient(file: string): SqlClient {
   db.pragma("busy_timeout = 0");
   // Checkpoints run on a thread of their own (see sqlite-checkpointer.ts), never inside a commit here.
   db.pragma("wal_autocheckpoint = 0");
-  const checkpointer = startCheckpointer(file, { intervalMs: CHECKPOINT_INTERVAL_MS, onError: () => undefined });
+  const checkpointer = startCheckpointer(file, { intervalMs: CHECKPOINT_INTERVAL_MS, onError: options.onBackgroundError ?? (() => undefined) });
   const cache = new Map<string, Database.Statement>();
   const prepare = (text: string): Database.Statement => {
     let statement = cache.get(text);

@@ -1,7 +1,7 @@
 import type { JobStore, JobWithMedia } from "../../jobs/job-store";
 import type { Lane } from "../../jobs/lanes";
 import type { AttemptWork, LocalAttempts } from "../local-attempts";
-import type { LaneRunner, LaneSnapshot } from "./lane";
+import type { FillResult, LaneRunner, LaneSnapshot } from "./lane";
 
 /**
  * A lane of at most `limit` jobs running in this process: fix_srt under the LLM limit (a
@@ -33,9 +33,10 @@ export class BoundedLane implements LaneRunner {
   }
 
   /** One claim for all the room there is: fewer jobs back means the lane has no more runnable now. */
-  async fill(): Promise<number> {
-    if (this.running >= this.limit) return 0;
-    const jobs = await this.deps.store.claim({ lanes: this.lanes, owner: this.deps.owner, leaseMs: this.deps.leaseMs, limit: this.limit - this.running });
+  async fill(): Promise<FillResult> {
+    const room = this.limit - this.running;
+    if (room <= 0) return { claimed: 0, drained: false };
+    const jobs = await this.deps.store.claim({ lanes: this.lanes, owner: this.deps.owner, leaseMs: this.deps.leaseMs, limit: room });
     for (const job of jobs) {
       this.running++;
       this.deps.attempts.start(job, this.deps.work(job), () => {
@@ -43,7 +44,7 @@ export class BoundedLane implements LaneRunner {
         this.deps.onRoom();
       });
     }
-    return jobs.length;
+    return { claimed: jobs.length, drained: jobs.length < room };
   }
 
   async snapshot(): Promise<LaneSnapshot> {

@@ -3,7 +3,7 @@ import type { JobHandlerRegistry } from "../../jobs/registry";
 import type { BlobStore } from "../../storage/blob-store";
 import type { EnginePool } from "../../../worker/engine-pool";
 import type { LocalAttempts } from "../local-attempts";
-import { taskWork, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type LaneRunner, type LaneSnapshot } from "./lane";
+import { taskWork, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type FillResult, type LaneRunner, type LaneSnapshot } from "./lane";
 
 /**
  * Transcriptions on this process's engine slots (`--parallel`). A job takes as many slots as
@@ -48,10 +48,10 @@ export class EngineLane implements LaneRunner, AsrCapacity {
    * claim that may find nothing); a job whose slots an immediate admission took meanwhile
    * goes back to the queue uncounted.
    */
-  async fill(): Promise<number> {
+  async fill(): Promise<FillResult> {
     const { pool, store, owner } = this.deps;
     const free = pool.unused;
-    if (free === 0) return 0;
+    if (free === 0) return { claimed: 0, drained: false };
     const jobs = await store.claim({ lanes: this.lanes, owner, leaseMs: this.deps.leaseMs, limit: free, engineBudget: free, maxEngines: pool.size });
     let started = 0;
     for (const job of jobs) {
@@ -62,7 +62,9 @@ export class EngineLane implements LaneRunner, AsrCapacity {
         await store.unclaim({ jobId: job.id, attempt: job.attempts, owner }, job);
       }
     }
-    return started;
+    // Fewer engines claimed than were free: nothing more is runnable, or the next job needs more engines than that.
+    const engines = jobs.reduce((sum, job) => sum + job.enginesRequested, 0);
+    return { claimed: started, drained: engines < free };
   }
 
   /** Reserves engines for a job about to be written RUNNING here; null when not enough are free. */

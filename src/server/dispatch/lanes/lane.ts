@@ -9,6 +9,8 @@ import { runWorkerTask } from "../../../worker/run-task";
 import { taskResultSchema, workerTaskSchema } from "../../../worker/task-contract";
 import type { AttemptWork } from "../local-attempts";
 
+export type FillResult = { claimed: number; drained: boolean };
+
 /** What a lane reports for capacity views. */
 export type LaneSnapshot = { name: string; lanes: readonly Lane[]; limit: number; running: number };
 
@@ -21,8 +23,11 @@ export type LaneRunner = {
   readonly lanes: readonly Lane[];
   /** Whether one more job could start now, as far as this process knows. */
   hasRoom(): boolean;
-  /** Claims and starts what fits; resolves to the number of jobs claimed. */
-  fill(): Promise<number>;
+  /**
+   * Claims and starts what fits. `drained`: a claim got fewer jobs than it asked for, so
+   * nothing more is runnable now (or what is does not fit); false when it was not asked.
+   */
+  fill(): Promise<FillResult>;
   snapshot(): Promise<LaneSnapshot>;
 };
 

@@ -6,7 +6,7 @@ import type { JobHandlerRegistry } from "../../jobs/registry";
 import type { Logger } from "../../logger";
 import type { WorkerTask } from "../../../worker/task-contract";
 import type { AttemptSettler } from "../attempt-settler";
-import { taskHandlerFor, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type LaneRunner, type LaneSnapshot } from "./lane";
+import { taskHandlerFor, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type FillResult, type LaneRunner, type LaneSnapshot } from "./lane";
 
 /** SendMessageBatch takes at most 10 messages. */
 const SQS_BATCH_LIMIT = 10;
@@ -65,17 +65,18 @@ export class SqsLane implements LaneRunner, AsrCapacity {
     };
   }
 
-  async fill(): Promise<number> {
+  async fill(): Promise<FillResult> {
     const { store } = this.options;
     let claimed = 0;
     for (;;) {
       const free = this.options.maxInFlight - (await store.countByStatus(this.lanes)).running;
       this.room = free > 0;
-      if (!this.room) return claimed;
-      const jobs = await store.claim({ lanes: this.lanes, owner: this.options.owner, leaseMs: this.options.leaseMs, limit: Math.min(free, SQS_BATCH_LIMIT) });
+      if (!this.room) return { claimed, drained: false };
+      const limit = Math.min(free, SQS_BATCH_LIMIT);
+      const jobs = await store.claim({ lanes: this.lanes, owner: this.options.owner, leaseMs: this.options.leaseMs, limit });
       if (jobs.length > 0) await this.send(jobs);
       claimed += jobs.length;
-      if (jobs.length < SQS_BATCH_LIMIT) return claimed;
+      if (jobs.length < limit) return { claimed, drained: true };
     }
   }
 
