@@ -142,33 +142,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   let asr: AsrCapacity;
   let results: SqsResultsConsumer | null = null;
   if (config.sqs) {
-    const sqsLane = new SqsLane({
-      sqs: aws!.sqs,
-      store,
-      registry,
-      settler,
-      logger,
-      tasksQueueUrl: config.sqs.tasksQueueUrl,
-      maxInFlight: config.sqs.maxInFlight,
-      owner,
-      leaseMs: config.leaseMs,
-      pickupTimeoutMs: config.sqs.pickupTimeoutMs,
-      jobTimeoutMs: config.jobTimeoutMs,
-    });
+    const fleet = { sqs: aws!.sqs, store, registry, settler, logger, tasksQueueUrl: config.sqs.tasksQueueUrl, pickupTimeoutMs: config.sqs.pickupTimeoutMs };
+    const sqsLane = new SqsLane({ ...fleet, maxInFlight: config.sqs.maxInFlight, owner, leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
     runners.push(sqsLane);
     asr = sqsLane;
-    results = new SqsResultsConsumer({
-      sqs: aws!.sqs,
-      store,
-      registry,
-      settler,
-      logger,
-      tasksQueueUrl: config.sqs.tasksQueueUrl,
-      resultsQueueUrl: config.sqs.resultsQueueUrl,
-      dlqUrl: config.sqs.dlqUrl,
-      leaseMs: config.leaseMs,
-      pickupTimeoutMs: config.sqs.pickupTimeoutMs,
-    });
+    results = new SqsResultsConsumer({ ...fleet, resultsQueueUrl: config.sqs.resultsQueueUrl, dlqUrl: config.sqs.dlqUrl, leaseMs: config.leaseMs });
   } else {
     const engineLane = new EngineLane({ ...local, pool: pool!, registry, blobs, workDir, onRoom: () => roomFreed("asr") });
     runners.push(engineLane);

@@ -6,6 +6,7 @@ import pg from "pg";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database";
+import { waitFor } from "../helpers/wait-for";
 
 const JOBS = 8;
 const LEASE_MS = 2_000;
@@ -13,15 +14,6 @@ const clips = librivoxClips();
 
 type AsyncJob = { job_name: string; status: string; failure_reason?: string };
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /**
  * Two control planes on one PostgreSQL database and one DATA_DIR, each with its own

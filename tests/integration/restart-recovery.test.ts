@@ -6,6 +6,7 @@ import { openDatabase } from "../../src/server/db/client";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { createTestDatabase, TEST_PROVIDERS, type TestDatabase } from "../helpers/test-database";
+import { waitFor } from "../helpers/wait-for";
 
 const JOBS = 20;
 const clips = librivoxClips();
@@ -17,15 +18,6 @@ async function listJobs(baseUrl: string): Promise<AsyncJob[]> {
   return ((await response.json()) as { jobs: AsyncJob[] }).jobs;
 }
 
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 for (const provider of TEST_PROVIDERS) {
   describe(`restart recovery on ${provider}`, () => {
@@ -58,7 +50,7 @@ for (const provider of TEST_PROVIDERS) {
 
       // Kill once some jobs are done and others are mid-transcription.
       const firstUrl = server.baseUrl;
-      await waitUntil("a completed job and a running one", 60_000, async () => {
+      await waitFor("a completed job and a running one", 60_000, async () => {
         const jobs = await listJobs(firstUrl);
         const done = jobs.filter((job) => job.status === "COMPLETED").length;
         return done >= 1 && jobs.some((job) => job.status === "IN_PROGRESS") ? true : undefined;
@@ -67,7 +59,7 @@ for (const provider of TEST_PROVIDERS) {
 
       server = await startServerProcess({ env });
       const secondUrl = server.baseUrl;
-      const final = await waitUntil("every job to finish", 180_000, async () => {
+      const final = await waitFor("every job to finish", 180_000, async () => {
         const jobs = await listJobs(secondUrl);
         return jobs.length === JOBS && jobs.every((job) => job.status === "COMPLETED" || job.status === "FAILED") ? jobs : undefined;
       });

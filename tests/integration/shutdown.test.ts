@@ -6,18 +6,10 @@ import { openDatabase } from "../../src/server/db/client";
 import { makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { toneWav } from "../helpers/wav";
+import { waitFor } from "../helpers/wait-for";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** SIGTERM drains; a second signal forces at once; either way the job is left where the next start finds it. */
 describe("shutdown on signals", { timeout: 120_000 }, () => {

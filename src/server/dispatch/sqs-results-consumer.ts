@@ -1,27 +1,16 @@
-import { DeleteMessageCommand, GetQueueAttributesCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
 import type { Job } from "../db/models";
 import { receiveUntilStopped } from "../aws/receive-messages";
 import { describeError, PermanentJobError } from "../errors";
-import type { JobStore, PendingLogLine } from "../jobs/job-store";
-import type { JobHandlerRegistry } from "../jobs/registry";
-import type { Logger } from "../logger";
+import type { PendingLogLine } from "../jobs/job-store";
 import { resultsQueueMessageSchema, workerTaskSchema, type ResultsQueueMessage, type TaskResult } from "../../worker/task-contract";
-import type { AttemptSettler } from "./attempt-settler";
-import { taskHandlerFor } from "./lanes/lane";
+import { taskHandlerFor, type FleetDeps } from "./lanes/lane";
 
-export type SqsResultsConsumerOptions = {
-  sqs: SQSClient;
-  store: JobStore;
-  registry: JobHandlerRegistry;
-  settler: AttemptSettler;
-  logger: Logger;
-  tasksQueueUrl: string;
+export type SqsResultsConsumerOptions = FleetDeps & {
   resultsQueueUrl: string;
   dlqUrl: string;
   /** ms a worker heartbeat extends the job's lease by. */
   leaseMs: number;
-  /** ms a task handed back to the queue may wait for its next worker. */
-  pickupTimeoutMs: number;
   /** Long-poll wait per receive, seconds (SQS allows 0–20). */
   waitTimeSeconds?: number;
 };

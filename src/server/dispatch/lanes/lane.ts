@@ -1,5 +1,8 @@
 import type { Job } from "../../db/models";
-import type { JobWithMedia } from "../../jobs/job-store";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { JobStore, JobWithMedia } from "../../jobs/job-store";
+import type { Logger } from "../../logger";
+import type { AttemptSettler } from "../attempt-settler";
 import { PermanentJobError } from "../../errors";
 import type { Lane } from "../../jobs/lanes";
 import type { JobHandlerRegistry, TaskJobHandler } from "../../jobs/registry";
@@ -10,6 +13,18 @@ import { taskResultSchema, workerTaskSchema } from "../../../worker/task-contrac
 import type { AttemptWork } from "../local-attempts";
 
 export type FillResult = { claimed: number; drained: boolean };
+
+/** What both ends of the remote fleet's traffic (sending tasks, applying results) work with. */
+export type FleetDeps = {
+  sqs: SQSClient;
+  store: JobStore;
+  registry: JobHandlerRegistry;
+  settler: AttemptSettler;
+  logger: Logger;
+  tasksQueueUrl: string;
+  /** ms a task may wait for a worker before its attempt is presumed lost (SQS_TASK_PICKUP_TIMEOUT_MS). */
+  pickupTimeoutMs: number;
+};
 
 /** What a lane reports for capacity views. */
 export type LaneSnapshot = { name: string; lanes: readonly Lane[]; limit: number; running: number };

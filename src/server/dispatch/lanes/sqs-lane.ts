@@ -1,30 +1,18 @@
-import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { Job } from "../../db/models";
 import { describeError } from "../../errors";
-import type { JobStore } from "../../jobs/job-store";
-import type { JobHandlerRegistry } from "../../jobs/registry";
-import type { Logger } from "../../logger";
 import type { WorkerTask } from "../../../worker/task-contract";
-import type { AttemptSettler } from "../attempt-settler";
-import { taskHandlerFor, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type FillResult, type LaneRunner, type LaneSnapshot } from "./lane";
+import { taskHandlerFor, type AdmissionTicket, type AsrCapacity, type EngineCapacity, type FillResult, type FleetDeps, type LaneRunner, type LaneSnapshot } from "./lane";
 
 /** SendMessageBatch takes at most 10 messages. */
 const SQS_BATCH_LIMIT = 10;
 
-export type SqsLaneOptions = {
-  sqs: SQSClient;
-  store: JobStore;
-  registry: JobHandlerRegistry;
-  settler: AttemptSettler;
-  logger: Logger;
-  tasksQueueUrl: string;
+export type SqsLaneOptions = FleetDeps & {
   /** Tasks on the fleet at once, across every replica (SQS_MAX_IN_FLIGHT). */
   maxInFlight: number;
   owner: string;
-  /** ms the claim holds a job until its task is sent. */
+  /** ms the claim holds a job until its task is sent; a worker's heartbeats then come every third of it. */
   leaseMs: number;
-  /** ms a sent task may wait for a worker before the attempt is presumed lost (SQS_TASK_PICKUP_TIMEOUT_MS). */
-  pickupTimeoutMs: number;
   /** ms a worker may run one task (JOB_TIMEOUT_MS); the worker enforces it. */
   jobTimeoutMs: number;
 };

@@ -1,10 +1,10 @@
 import path from "node:path";
-import { PermanentJobError } from "../../errors";
 import { CONVERT_CONTENT_TYPES } from "../../media/convert-media";
 import type { MediaService } from "../../services/media-service";
 import { TASK_CONTRACT_VERSION } from "../../../worker/task-contract";
 import { convertParamsSchema, type ConvertResult } from "../job-types";
 import type { TaskJobHandler } from "../registry";
+import { mediaOfJob } from "./job-media";
 
 /**
  * convert: media to MP4 (H.264/AAC) or audio only, as a worker task (the ffmpeg pool here,
@@ -17,8 +17,7 @@ export function createConvertHandler(deps: { media: MediaService }): TaskJobHand
     kind: "task",
     async buildTask(job, attempt) {
       const params = convertParamsSchema.parse(JSON.parse(job.params));
-      const source = job.mediaFile?.id === params.mediaFileId ? job.mediaFile : await deps.media.find(params.mediaFileId);
-      if (!source) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
+      const source = await mediaOfJob(job, params.mediaFileId, deps.media);
       return {
         version: TASK_CONTRACT_VERSION,
         kind: "convert",

@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { MediaFile } from "../../db/models";
 import { sql, type BatchStep } from "../../db/sql/sql-client";
-import { PermanentJobError } from "../../errors";
 import type { MediaInfo } from "../../media/probe-media";
 import type { MediaService } from "../../services/media-service";
 import type { BlobStore } from "../../storage/blob-store";
 import { TASK_CONTRACT_VERSION, taskResultSchema, type TranscribeSuccess } from "../../../worker/task-contract";
 import { transcriptionParamsSchema, type TranscriptionResult } from "../job-types";
 import type { TaskJobHandler } from "../registry";
+import { mediaOfJob } from "./job-media";
 
 /** Rows per multi-row INSERT: 6 columns × 100 stays far below SQLite's bound-parameter limit. */
 const SEGMENT_ROWS_PER_INSERT = 100;
@@ -24,8 +24,7 @@ export function createTranscribeHandler(deps: { media: MediaService; blobs: Blob
     kind: "task",
     async buildTask(job, attempt) {
       const params = transcriptionParamsSchema.parse(JSON.parse(job.params));
-      const media = job.mediaFile?.id === params.mediaFileId ? job.mediaFile : await deps.media.find(params.mediaFileId);
-      if (!media) throw new PermanentJobError(`The job's media file ${params.mediaFileId} no longer exists`);
+      const media = await mediaOfJob(job, params.mediaFileId, deps.media);
       const known = probedMedia(media);
       return {
         version: TASK_CONTRACT_VERSION,
