@@ -205,6 +205,10 @@ describe("dashboard in a real browser, against the production build", { timeout:
     await page.goto("/capacity");
     await page.getByRole("heading", { name: "Engines" }).waitFor();
     await page.locator(".stat-card").filter({ hasText: "In use" }).getByText("of 2").waitFor();
+    // Each kind of work with its own limit: 2 engine slots, the ffmpeg pool, the LLM limit.
+    const lanes = page.getByRole("table", { name: /Jobs running in each lane/ });
+    assert.deepEqual(await lanes.locator("tbody th").allTextContents(), ["engines", "ffmpeg", "llm"]);
+    assert.equal(await lanes.locator('tr[data-lane="engines"] td').last().textContent(), "2");
     const chart = page.getByRole("img", { name: /Files finished per/ });
     await chart.waitFor();
     // 3 transcriptions and the LLM fix finished in the last hour.

@@ -27,6 +27,11 @@ function Stat({ label, value, hint }: { label: string; value: string | number; h
   );
 }
 
+/** What each job lane holds, in the dashboard's words. */
+function laneLabel(lane: string): string {
+  return lane === "asr" ? "transcriptions" : lane === "convert" ? "conversions" : lane === "llm" ? "subtitle fixes (LLM)" : lane;
+}
+
 export function CapacityPage() {
   const trpc = useTRPC();
   const [windowMinutes, setWindowMinutes] = useState<number>(60);
@@ -91,6 +96,30 @@ export function CapacityPage() {
                 </ul>
               </>
             ) : null}
+          </section>
+          <section aria-labelledby="lanes-heading" className="card">
+            <h2 id="lanes-heading">Work by kind (this server)</h2>
+            <table>
+              <caption className="visually-hidden">Jobs running in each lane of this server, against its limit</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Lane</th>
+                  <th scope="col">Runs</th>
+                  <th scope="col">Running</th>
+                  <th scope="col">Limit</th>
+                </tr>
+              </thead>
+              <tbody>
+                {capacity.data.lanes.map((lane) => (
+                  <tr key={lane.name} data-lane={lane.name}>
+                    <th scope="row">{lane.name}</th>
+                    <td>{lane.lanes.map(laneLabel).join(", ")}</td>
+                    <td>{lane.running}</td>
+                    <td>{lane.limit}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </section>
         </>
       )}
