@@ -37,6 +37,7 @@ import { exportJobOutputs } from "./services/export-outputs";
 import { JobService } from "./services/job-service";
 import { MediaService } from "./services/media-service";
 import { createAwsClients } from "./aws/aws-env";
+import { StorageMaintenance } from "./services/storage-maintenance";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
 import { createS3BlobStore } from "./storage/s3-blob-store";
 import { EnginePool } from "../worker/engine-pool";
@@ -51,6 +52,8 @@ export type App = {
   database: Database;
   jobs: JobService;
   media: MediaService;
+  /** Sweeps of partial uploads and unreferenced blobs. */
+  maintenance: StorageMaintenance;
   scheduler: Scheduler;
   /** Transcription capacity: this process's engine slots, or the remote fleet's in-flight limit. */
   asr: AsrCapacity;
@@ -67,6 +70,9 @@ export type App = {
    */
   close(opts?: { force?: boolean }): Promise<void>;
 };
+
+/** ms between sweeps of partial uploads and unreferenced blobs. */
+const STORAGE_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 export type CreateAppOptions = {
   logger?: Logger;
@@ -97,7 +103,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const bus: JobEventBus =
     database.provider === "postgresql" ? createPostgresJobEventBus({ url: config.databaseUrl, sql: sqlClient, logger }) : createInProcessJobEventBus(onListenerError);
   const store = new JobStore(sqlClient, bus);
-  const media = new MediaService(db, sqlClient, blobs, config.maxUploadBytes);
+  const media = new MediaService(db, sqlClient, blobs, { maxUploadBytes: config.maxUploadBytes, maxSrtBytes: config.maxSrtBytes, maxAudioSeconds: config.maxAudioSeconds });
+  const maintenance = new StorageMaintenance(blobs, media, logger, {
+    tempMaxAgeMs: config.http.requestTimeoutMs,
+    blobGraceMs: config.unreferencedBlobGraceMs,
+    intervalMs: STORAGE_SWEEP_INTERVAL_MS,
+  });
 
   const engine: App["engine"] = { info: null, error: null };
   const pool = config.sqs ? null : new EnginePool(config.parallel, options.engineFactory ?? (await selectEngineFactory(config)));
@@ -187,6 +198,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     work().catch((error) => logger.error("post-settle work failed", { jobId: event.jobId, error: describeError(error) }));
   });
 
+  await maintenance.start();
   const recovered = await scheduler.start();
   results?.start();
   if (recovered.requeued || recovered.failed || recovered.queued) logger.info("recovered jobs from the previous run", recovered);
@@ -198,6 +210,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     database,
     jobs,
     media,
+    maintenance,
     scheduler,
     asr,
     events: bus,
@@ -207,6 +220,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     close(opts = {}) {
       if (opts.force) scheduler.forceStop();
       closing ??= (async () => {
+        await maintenance.close();
         await scheduler.close(opts.force ? 0 : config.shutdownGraceMs);
         // Results keep being applied while attempts drain; remote tasks need nothing from us.
         await results?.close();

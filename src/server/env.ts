@@ -30,6 +30,20 @@ export const envSchema = z.object({
   SM_BATCH_WORKER_MAX_JOB_HISTORY: z.coerce.number().int().min(0).default(0),
   /** bytes */
   MAX_UPLOAD_BYTES: positiveInt.default(2 * 1024 ** 3),
+  /** bytes: an uploaded subtitle file (.srt) is parsed in memory, so it has its own, smaller limit. */
+  MAX_SRT_BYTES: positiveInt.default(16 * 1024 * 1024),
+  /** bytes: a tRPC request body (JSON); uploads stream through /api/uploads instead. */
+  MAX_JSON_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
+  /** bytes: a job's `config` as JSON; it is stored and returned with the job. */
+  MAX_CONFIG_BYTES: positiveInt.default(64 * 1024),
+  /** s: the longest media accepted, checked when the upload is probed (default 12 h). */
+  MAX_AUDIO_SECONDS: positiveInt.default(12 * 3600),
+  /** ms a blob no media row references is kept before the periodic sweep deletes it. */
+  UNREFERENCED_BLOB_GRACE_MS: positiveInt.default(60 * 60_000),
+  /** ms a request may take to arrive whole (headers and body); answering it is not counted. */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(60 * 60_000),
+  /** ms a request body may go without a byte before the connection is closed. */
+  HTTP_BODY_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
   /** ms a running job's lease lasts without a heartbeat before it is presumed lost. */
   JOB_LEASE_MS: positiveInt.min(500).default(30_000),
   JOB_MAX_ATTEMPTS: positiveInt.max(100).default(3),
@@ -47,18 +61,22 @@ export const envSchema = z.object({
   SYNC_TRANSCRIBE_TIMEOUT_MS: positiveInt.default(300_000),
   /** ms a single transcription may run before it is abandoned. */
   JOB_TIMEOUT_MS: positiveInt.default(2 * 60 * 60 * 1000),
-  /** Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`. */
+  /**
+   * Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`.
+   * Set but holding no key (" , ") is refused: it would silently leave the API open.
+   */
   API_KEYS: z
     .string()
     .optional()
-    .transform((value) =>
-      value
-        ? value
-            .split(",")
-            .map((key) => key.trim())
-            .filter(Boolean)
-        : [],
-    ),
+    .transform((value, ctx) => {
+      if (value === undefined || value === "") return [];
+      const keys = value
+        .split(",")
+        .map((key) => key.trim())
+        .filter(Boolean);
+      if (keys.length === 0) ctx.addIssue({ code: "custom", message: "holds no key (unset it to run without keys)" });
+      return keys;
+    }),
   /** How /v2 spells statuses: "auto" = lowercase for Bearer-authenticated clients, else uppercase. */
   V2_STATUS_STYLE: z.enum(["auto", "upper", "lower"]).default("auto"),
   /** Serve the Next.js dashboard from the same port (needs `npm run build`). */
@@ -113,6 +131,15 @@ export type AppConfig = EngineConfig & {
   maxJobHistory: number;
   /** bytes */
   maxUploadBytes: number;
+  /** bytes */
+  maxSrtBytes: number;
+  /** bytes */
+  maxJsonBodyBytes: number;
+  /** bytes */
+  maxConfigBytes: number;
+  maxAudioSeconds: number;
+  http: { requestTimeoutMs: number; bodyIdleTimeoutMs: number };
+  unreferencedBlobGraceMs: number;
   leaseMs: number;
   maxAttempts: number;
   retry: { baseMs: number; maxMs: number };
@@ -182,6 +209,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     parallel: cli.parallel ?? e.PARALLEL ?? Math.min(4, os.availableParallelism()),
     maxJobHistory: e.SM_BATCH_WORKER_MAX_JOB_HISTORY,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxSrtBytes: e.MAX_SRT_BYTES,
+    maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
+    maxConfigBytes: e.MAX_CONFIG_BYTES,
+    maxAudioSeconds: e.MAX_AUDIO_SECONDS,
+    http: { requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, bodyIdleTimeoutMs: e.HTTP_BODY_IDLE_TIMEOUT_MS },
+    unreferencedBlobGraceMs: e.UNREFERENCED_BLOB_GRACE_MS,
     leaseMs: e.JOB_LEASE_MS,
     maxAttempts: e.JOB_MAX_ATTEMPTS,
     retry: { baseMs: e.JOB_RETRY_BASE_MS, maxMs: Math.max(e.JOB_RETRY_BASE_MS, e.JOB_RETRY_MAX_MS) },

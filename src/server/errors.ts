@@ -11,6 +11,7 @@ export type AppErrorCode =
   | "UNSUPPORTED_MEDIA"
   | "BUSY"
   | "UNAUTHORIZED"
+  | "FORBIDDEN"
   | "TIMEOUT"
   | "INTERNAL";
 
@@ -41,6 +42,7 @@ export class PermanentJobError extends AppError {
 const HTTP_STATUS: Record<AppErrorCode, number> = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
@@ -66,6 +68,12 @@ export function publicMessageOf(error: unknown): string {
 
 /** A one-line description for logs and `lastError`, never a stack trace. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message.split("\n")[0]?.slice(0, 2000) ?? error.name;
-  return String(error).slice(0, 2000);
+  // The first line that says something: some clients (Prisma's) start their messages with a
+  // blank line, and an empty reason is no reason.
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text
+    .split("\n")
+    .map((part) => part.trim())
+    .find((part) => part.length > 0);
+  return (line ?? (error instanceof Error ? error.name : "unknown error")).slice(0, 2000);
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./env";
 import { describeError } from "./errors";
 import { createHttpServer, type FallbackHandler } from "./http/create-server";
 import { createLogger } from "./logger";
+import { installProcessGuards } from "./process-guards";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const app = await createApp(config, { logger });
+  // After the app: its engines load the libraries whose own handlers this replaces.
+  installProcessGuards(logger);
   const fallback = config.serveUi ? await loadDashboard() : undefined;
   const server = createHttpServer(app, fallback);
   await new Promise<void>((resolve, reject) => {

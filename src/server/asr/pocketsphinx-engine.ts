@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm, stat } from "node:fs/promises";
+import { access, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PermanentJobError } from "../errors";
@@ -51,8 +51,47 @@ export function createPocketSphinxEngineFactory(opts: PocketSphinxOptions = {}):
     }
     // Fails with its own clear message when there is no ffmpeg at all.
     await resolveFfmpegBinaries();
+    staleWorkDirsSwept ??= removeStaleWorkDirs(os.tmpdir());
+    await staleWorkDirsSwept;
     return new PocketSphinxEngine(binary, model);
   };
+}
+
+/** Work directories are `pocketsphinx-<pid>-XXXXXX` in the temp dir: the pid says whose. */
+const WORK_DIR_PREFIX = `pocketsphinx-${process.pid}-`;
+const WORK_DIR_NAME = /^pocketsphinx-(?:(\d+)-)?[A-Za-z0-9]{6}$/;
+/** A directory without a pid (written before they carried one) is stale after this long (ms). */
+const UNOWNED_WORK_DIR_MAX_AGE_MS = 24 * 3600_000;
+let staleWorkDirsSwept: Promise<number> | undefined;
+
+/**
+ * Removes the work directories of processes that no longer run (a SIGKILLed server leaves
+ * its decoded audio behind, up to gigabytes). Once per process, when the first slot starts.
+ * Exported for tests. Returns how many went.
+ */
+export async function removeStaleWorkDirs(tmpDir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
+    const match = WORK_DIR_NAME.exec(name);
+    if (!match) continue;
+    const dir = path.join(tmpDir, name);
+    const stale = match[1] !== undefined ? !isRunning(Number(match[1])) : ((await stat(dir).catch(() => null))?.mtimeMs ?? Date.now()) < Date.now() - UNOWNED_WORK_DIR_MAX_AGE_MS;
+    if (!stale) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    removed += 1;
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 type ModelPaths = { hmm: string; lm: string; dict: string };
@@ -81,7 +120,7 @@ class PocketSphinxEngine implements Engine {
     const signal = AbortSignal.any([input.signal, this.lifetime.signal]);
     let workDir: string | undefined;
     try {
-      workDir = await mkdtemp(path.join(os.tmpdir(), "pocketsphinx-"));
+      workDir = await mkdtemp(path.join(os.tmpdir(), WORK_DIR_PREFIX));
       // Raw PCM, not WAV: pocketsphinx_continuous skips exactly 44 bytes of a .wav and would
       // read any extra header chunk (ffmpeg writes a LIST chunk) as samples.
       const pcmPath = path.join(workDir, "audio.s16le");
@@ -159,10 +198,14 @@ async function decodeToPcm(input: EngineInput, pcmPath: string, signal: AbortSig
     ],
     { timeoutMs, signal },
   );
-  if (result.exitCode !== 0) {
+  // ffmpeg (5.1) exits 0 when writing its output fails at the end ("Error writing trailer of
+  // …: No space left on device"), leaving an empty or truncated file that would come out as a
+  // false "no speech" or a silently truncated transcript: a write error counts whatever the exit code.
+  const writeFailed = /No space left|Disk quota exceeded|Error writing trailer|Error closing file/i.test(result.stderrTail);
+  if (result.exitCode !== 0 || writeFailed) {
     const detail = lastLine(result.stderrTail);
     // A full disk or a vanished temp dir is this machine's problem, worth a retry elsewhere.
-    if (/No space left|Permission denied|Read-only file system/i.test(result.stderrTail)) {
+    if (writeFailed || /Permission denied|Read-only file system/i.test(result.stderrTail)) {
       throw new Error(`ffmpeg could not write the decoded audio: ${detail}`);
     }
     throw new PermanentJobError(`The audio could not be decoded${detail ? ` (${detail})` : ""}`);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { AppError } from "../errors";
 
 /** The bearer token of a request, if any. */
@@ -10,13 +10,29 @@ export function bearerToken(req: IncomingMessage): string | null {
   return match?.[1]?.trim() ?? null;
 }
 
-/** Whether `candidate` is one of the API keys; each comparison is constant-time, so timing reveals no prefix. */
+/**
+ * Keys are compared as HMACs under a key of this process: digests all have the same length,
+ * so neither a key's length nor its prefix shows in how long a comparison takes.
+ */
+const COMPARISON_KEY = randomBytes(32);
+const digestCache = new WeakMap<readonly string[], Buffer[]>();
+
+function digest(value: string): Buffer {
+  return createHmac("sha256", COMPARISON_KEY).update(value).digest();
+}
+
+/** Whether `candidate` is one of the API keys, in time independent of which keys exist and how they differ. */
 export function isApiKey(candidate: string, apiKeys: readonly string[]): boolean {
-  const given = Buffer.from(candidate);
-  return apiKeys.some((key) => {
-    const expected = Buffer.from(key);
-    return expected.length === given.length && timingSafeEqual(expected, given);
-  });
+  let digests = digestCache.get(apiKeys);
+  if (!digests) {
+    digests = apiKeys.map(digest);
+    digestCache.set(apiKeys, digests);
+  }
+  const given = digest(candidate);
+  // Every key is compared (no early exit), so the time does not say which one matched.
+  let matched = false;
+  for (const expected of digests) matched = timingSafeEqual(expected, given) || matched;
+  return matched;
 }
 
 /**

@@ -11,6 +11,7 @@ import { AppError, describeError } from "../errors";
 import { assertApiKey, assertAuthorized } from "./auth";
 import { redactUrl, sendError, sendJson, v2ErrorShape } from "./respond";
 import { Router } from "./router";
+import { setBaselineHeaders, setDashboardHeaders } from "./security-headers";
 
 /** Serves requests the API does not own (the Next.js dashboard), if any. */
 export type FallbackHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
@@ -31,6 +32,8 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
 
   const trpc = createHTTPHandler({
     router: appRouter,
+    // Read as it arrives and refused (413) past the limit, never buffered whole.
+    maxBodySize: app.config.maxJsonBodyBytes,
     basePath: `${TRPC_PREFIX}/`,
     // Checked here rather than before the handler so a missing key is a tRPC error (401 with
     // the tRPC body) that typed clients, the dashboard included, can recognise.
@@ -50,10 +53,13 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   });
 
   const server = http.createServer((req, res) => {
+    setBaselineHeaders(res);
     const handle = async () => {
       // Inside the handler's catch: a request target the URL parser refuses (`//`, `//a b`,
       // `http://[`) is the client's mistake, a 400, and must never throw past this point.
       const url = parseRequestTarget(req.url);
+      assertNotCrossSite(req);
+      limitBodyIdleTime(req, app.config.http.bodyIdleTimeoutMs);
       if (url.pathname === TRPC_PREFIX || url.pathname.startsWith(`${TRPC_PREFIX}/`)) {
         await trpc(req, res);
         return;
@@ -65,6 +71,7 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
         return;
       }
       if (fallback) {
+        setDashboardHeaders(res);
         await fallback(req, res);
         return;
       }
@@ -75,11 +82,63 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
       sendError(res, req, error, v2ErrorShape, app.logger);
     });
   });
-  // Uploads of large media can take long; only idle sockets time out.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  // A request must arrive whole within HTTP_REQUEST_TIMEOUT_MS (a large upload on a slow link
+  // takes long; answering, e.g. a synchronous transcription, is not counted), and a body
+  // that stops arriving is cut after HTTP_BODY_IDLE_TIMEOUT_MS (limitBodyIdleTime).
+  server.requestTimeout = app.config.http.requestTimeoutMs;
+  server.headersTimeout = Math.min(60_000, app.config.http.requestTimeoutMs);
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * FORBIDDEN for a state-changing request a browser sent on behalf of another site: without
+ * API keys, a form on any page could otherwise create jobs on a server its visitor can
+ * reach. Browsers say where a request comes from in Sec-Fetch-Site; older ones only in
+ * Origin, compared with the host the request was sent to. Clients that are not browsers
+ * send neither and pass.
+ */
+export function assertNotCrossSite(req: http.IncomingMessage): void {
+  if (SAFE_METHODS.has(req.method ?? "GET")) return;
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined) {
+    // "none" is the user's own action (typed URL, bookmark).
+    if (site === "same-origin" || site === "none") return;
+    throw new AppError("FORBIDDEN", "Cross-site requests may not change anything on this server");
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  const host = firstHeader(req.headers["x-forwarded-host"]) ?? req.headers.host;
+  let originHost: string | null = null;
+  try {
+    originHost = origin === "null" ? null : new URL(origin).host;
+  } catch {
+    originHost = null;
+  }
+  if (originHost === null || originHost !== host) throw new AppError("FORBIDDEN", "Cross-site requests may not change anything on this server");
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.split(",")[0]?.trim() || undefined;
+}
+
+/**
+ * Closes the connection when a request body goes `idleMs` without a byte (a client that
+ * stalled or vanished without closing): the socket's inactivity timeout, on only while a
+ * body is arriving, so a response that takes long to prepare is not cut. Closing it aborts
+ * the upload, which then removes its partial file.
+ */
+function limitBodyIdleTime(req: http.IncomingMessage, idleMs: number): void {
+  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+  if (!hasBody || req.complete) return;
+  const socket = req.socket;
+  socket.setTimeout(idleMs);
+  const stop = () => socket.setTimeout(0);
+  req.once("end", stop);
+  req.once("close", stop);
 }
 
 /** The request's path and query, or BAD_REQUEST when the request target cannot be parsed. */

@@ -13,8 +13,11 @@ export type MultipartResult<T> = {
 export type MultipartOptions<T> = {
   /** Names accepted for the one file part, e.g. ["data_file"]. */
   fileFields: readonly string[];
-  /** Consumes the file stream (to the blob store); must read it to the end or reject. */
-  storeFile(stream: Readable, info: { filename: string; mimeType: string }): Promise<T>;
+  /**
+   * Consumes the file stream (to the blob store); must read it to the end or reject. `signal`
+   * aborts when the client goes away mid-body: the store must then stop and keep nothing.
+   */
+  storeFile(stream: Readable, info: { filename: string; mimeType: string; signal: AbortSignal }): Promise<T>;
   /** Undo a stored file when the request fails after it was stored. */
   discardFile?(stored: T): Promise<void>;
 };
@@ -35,12 +38,16 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fieldSize: MAX_FIELD_BYTES, files: 4, fields: 64 } });
+      // Part names are UTF-8 (what browsers, curl and the SDKs send), not busboy's latin1 default.
+      parser = busboy({ headers: req.headers, defParamCharset: "utf8", limits: { fieldSize: MAX_FIELD_BYTES, files: 4, fields: 64 } });
     } catch {
       reject(new AppError("BAD_REQUEST", "Malformed multipart/form-data request"));
       return;
     }
     const fields: Record<string, string> = {};
+    // Aborted when the client disconnects before the body ended: the file part's stream would
+    // otherwise wait forever for bytes that never come, holding its temp file open.
+    const disconnected = new AbortController();
     let filePromise: Promise<ReceivedFile<T>> | null = null;
     let failure: unknown = null;
     let settled = false;
@@ -76,7 +83,7 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
         return;
       }
       const filename = info.filename ?? "upload";
-      filePromise = options.storeFile(stream, { filename, mimeType: info.mimeType }).then((stored) => ({ fieldName: name, filename, stored }));
+      filePromise = options.storeFile(stream, { filename, mimeType: info.mimeType, signal: disconnected.signal }).then((stored) => ({ fieldName: name, filename, stored }));
       // The store stops reading early on error (size limit). A destroyed part would stall the
       // parser, so stop parsing, discard the rest of the body and answer with the error.
       filePromise.catch((error: unknown) => {
@@ -93,10 +100,15 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
       void finish();
     });
     parser.on("close", () => void finish());
-    req.on("aborted", () => {
+    const onClose = () => {
+      if (req.complete) return;
       fail(new AppError("BAD_REQUEST", "The upload was interrupted"));
+      disconnected.abort(new AppError("BAD_REQUEST", "The upload was interrupted"));
+      req.unpipe(parser);
+      parser.destroy();
       void finish();
-    });
+    };
+    req.once("close", onClose);
     req.pipe(parser);
   });
 }

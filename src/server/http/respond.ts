@@ -27,6 +27,7 @@ export const v2ErrorShape: ErrorShape = (status, error) => ({
 const V2_ERROR_TITLES: Record<number, string> = {
   400: "Job rejected",
   401: "Permission Denied",
+  403: "Forbidden",
   404: "Job not found",
   409: "Conflict",
   413: "File too large",

@@ -6,6 +6,7 @@ import type { MediaFile } from "../db/models";
 import { MEDIA_COLUMNS, toMediaFile } from "../db/sql/row-mappers";
 import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
 import { AppError, PermanentJobError } from "../errors";
+import { contentTypeOfFormat } from "../media/content-types";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
 import { BlobTooLargeError, type BlobStore, type StoredBlob } from "../storage/blob-store";
 import { parseSrt } from "../subtitles/srt";
@@ -27,14 +28,33 @@ export type UploadMeta = { originalName: string; contentType: string | null };
  */
 export type StagedMedia = { media: MediaFile; insert: BatchStep };
 
-/** Turns an upload stream into a stored blob and a MediaFile row. */
+export type MediaLimits = {
+  /** bytes */
+  maxUploadBytes: number;
+  /** bytes: subtitle files are parsed in memory. */
+  maxSrtBytes: number;
+  /** The longest media accepted (s). */
+  maxAudioSeconds: number;
+};
+
+/** Hz: below this a "WAV" is not audio anyone speaks into (a 36 KB file at 1 Hz claims 10 hours). */
+const MIN_SAMPLE_RATE_HZ = 2000;
+
+/**
+ * Turns an upload stream into a stored blob and a MediaFile row.
+ *
+ * Blobs are content-addressed and shared by every row with the same bytes, so nothing here
+ * deletes a blob when a row goes: an identical upload may be between storing its bytes and
+ * writing its row at that moment. Unreferenced blobs are removed only by
+ * `sweepUnreferencedBlobs`, once they have been untouched for a grace period (a `put` of
+ * bytes already stored renews the blob's modification time).
+ */
 export class MediaService {
   constructor(
     private readonly db: Db,
     private readonly sql: SqlClient,
     private readonly blobs: BlobStore,
-    /** bytes */
-    private readonly maxUploadBytes: number,
+    private readonly limits: MediaLimits,
   ) {}
 
   /** Stores, probes and records an upload. */
@@ -48,22 +68,25 @@ export class MediaService {
     return staged.media;
   }
 
-  /** Drops a staged upload whose row was never written: its blob goes unless a row shares it. */
-  async discardStaged(staged: StagedMedia): Promise<void> {
-    await this.deleteBlobIfUnreferenced(staged.media.blobKey);
-  }
+  /**
+   * Drops a staged upload whose row was never written. Its blob stays until the sweep: an
+   * identical upload may be about to reference it.
+   */
+  async discardStaged(_staged: StagedMedia): Promise<void> {}
 
   /**
    * Streams an upload into the blob store and probes it, so that corrupt, empty and non-media
    * files are a 400 before any job exists; the row is returned unwritten (see StagedMedia).
    */
   async stage(source: Readable, meta: UploadMeta, signal?: AbortSignal): Promise<StagedMedia> {
+    const subtitles = isSubtitleName(meta.originalName);
+    const [maxBytes, limitName] = subtitles && this.limits.maxSrtBytes < this.limits.maxUploadBytes ? [this.limits.maxSrtBytes, "MAX_SRT_BYTES"] : [this.limits.maxUploadBytes, "MAX_UPLOAD_BYTES"];
     let stored;
     try {
-      stored = await this.blobs.put(source, { maxBytes: this.maxUploadBytes, ...(signal ? { signal } : {}) });
+      stored = await this.blobs.put(source, { maxBytes, ...(signal ? { signal } : {}) });
     } catch (error) {
       if (error instanceof BlobTooLargeError) {
-        throw new AppError("PAYLOAD_TOO_LARGE", `The file is larger than the upload limit of ${this.maxUploadBytes} bytes (MAX_UPLOAD_BYTES)`);
+        throw new AppError("PAYLOAD_TOO_LARGE", `The file is larger than the ${subtitles ? "subtitle " : ""}upload limit of ${maxBytes} bytes (${limitName})`);
       }
       throw error;
     }
@@ -71,14 +94,10 @@ export class MediaService {
     // Probing here turns a corrupt or non-media upload into an immediate 400 instead of a
     // failed job later; WAV headers are read in-process, other formats cost one ffprobe.
     // Subtitle files (.srt) are parsed instead, so a broken one is refused the same way.
-    let info: MediaInfo;
-    try {
-      info = isSubtitleName(meta.originalName) ? await this.readSubtitles(stored.key) : await this.probeUpload(stored, signal);
-    } catch (error) {
-      await this.deleteBlobIfUnreferenced(stored.key);
-      throw error;
-    }
-    return this.outputRecord(stored, meta, info);
+    // A refused file's blob is left to the sweep (see the class comment).
+    const info = subtitles ? await this.readSubtitles(stored.key) : await this.probeUpload(stored, signal);
+    // The type is what our probe found: the client's claim is not trusted (it is served back).
+    return this.outputRecord(stored, { ...meta, contentType: contentTypeOfFormat(info.format, meta.originalName) }, info);
   }
 
   /** Stores a file a job produced (a corrected SRT, a converted video) as a new media file. */
@@ -116,7 +135,10 @@ export class MediaService {
     const text = (await fs.readFile(await this.blobs.localPath(key))).toString("utf8");
     const cues = parseSrt(text);
     if (cues.length === 0) throw new AppError("BAD_REQUEST", "The SRT file has no cues");
-    return { format: "srt", durationS: Math.max(...cues.map((cue) => cue.endS)), sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false };
+    // A loop, not Math.max(...cues): spreading a million cues overflows the call stack.
+    let durationS = 0;
+    for (const cue of cues) durationS = Math.max(durationS, cue.endS);
+    return { format: "srt", durationS, sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false };
   }
 
   private async probeUpload(stored: StoredBlob, signal?: AbortSignal): Promise<MediaInfo> {
@@ -128,12 +150,13 @@ export class MediaService {
       throw error;
     }
     if (!(info.durationS > 0)) throw new AppError("BAD_REQUEST", "The media contains no audio samples (its duration is 0 s)");
+    if (info.durationS > this.limits.maxAudioSeconds) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `The media lasts ${Math.round(info.durationS)} s, longer than the limit of ${this.limits.maxAudioSeconds} s (MAX_AUDIO_SECONDS)`);
+    }
+    if (info.sampleRateHz !== null && info.sampleRateHz < MIN_SAMPLE_RATE_HZ) {
+      throw new AppError("BAD_REQUEST", `The audio's sample rate of ${info.sampleRateHz} Hz is below ${MIN_SAMPLE_RATE_HZ} Hz: it is not speech audio`);
+    }
     return info;
-  }
-
-  private async deleteBlobIfUnreferenced(key: string): Promise<void> {
-    const sharing = await this.db.mediaFile.count({ where: { blobKey: key } });
-    if (sharing === 0) await this.blobs.delete(key);
   }
 
   async find(id: string): Promise<MediaFile | null> {
@@ -151,16 +174,54 @@ export class MediaService {
     return this.blobs.uri(media.blobKey);
   }
 
-  /** Deletes media rows no job references any more, and their blobs when no other row shares them. */
+  /** Deletes media rows no job references any more (their blobs go with the next sweep). */
   async deleteOrphans(mediaFileIds: string[]): Promise<void> {
-    for (const id of new Set(mediaFileIds)) {
-      const media = await this.db.mediaFile.findUnique({ where: { id }, include: { _count: { select: { jobs: true } } } });
-      if (!media || media._count.jobs > 0) continue;
-      await this.db.mediaFile.delete({ where: { id } });
-      await this.deleteBlobIfUnreferenced(media.blobKey);
+    const ids = [...new Set(mediaFileIds)];
+    for (let i = 0; i < ids.length; i += SQL_IN_CHUNK) {
+      await this.db.mediaFile.deleteMany({ where: { id: { in: ids.slice(i, i + SQL_IN_CHUNK) }, jobs: { none: {} } } });
     }
   }
+
+  /**
+   * Deletes the blobs no media row references that were last written before `olderThan`.
+   * The grace period covers an upload between storing its bytes and writing its row; a blob
+   * is checked again (modification time, then references) right before it goes, so a
+   * concurrent identical upload keeps it. Returns how many were deleted.
+   */
+  async sweepUnreferencedBlobs(olderThan: Date): Promise<number> {
+    let deleted = 0;
+    let candidates: string[] = [];
+    const flush = async () => {
+      // By sha256 (indexed): a content key is `sha256/ab/cd/<sha256>`.
+      const referenced = new Set(
+        (await this.db.mediaFile.findMany({ where: { sha256: { in: candidates.map(shaOfKey) } }, select: { sha256: true }, distinct: ["sha256"] })).map((row) => row.sha256),
+      );
+      for (const key of candidates) {
+        if (referenced.has(shaOfKey(key))) continue;
+        const modifiedAt = await this.blobs.modifiedAt(key);
+        if (modifiedAt === null || modifiedAt >= olderThan) continue;
+        if ((await this.db.mediaFile.count({ where: { sha256: shaOfKey(key) } })) > 0) continue;
+        await this.blobs.delete(key);
+        deleted += 1;
+      }
+      candidates = [];
+    };
+    for await (const blob of this.blobs.listContent()) {
+      if (blob.modifiedAt >= olderThan) continue;
+      candidates.push(blob.key);
+      if (candidates.length >= SQL_IN_CHUNK) await flush();
+    }
+    if (candidates.length) await flush();
+    return deleted;
+  }
 }
+
+function shaOfKey(key: string): string {
+  return key.slice(key.lastIndexOf("/") + 1);
+}
+
+/** Keys per `IN (...)` list: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const SQL_IN_CHUNK = 500;
 
 function mediaRow(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): MediaFile {
   return {

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { AppError } from "../errors";
 
 /** What `put` learned while streaming the bytes in. */
 export type StoredBlob = {
@@ -24,6 +25,19 @@ export type BlobStore = {
   /** The URI shown to users (`file:///...` or `s3://bucket/key`). */
   uri(key: string): string;
   exists(key: string): Promise<boolean>;
+  /**
+   * When the blob was last written, null if absent. A `put` of bytes already stored renews
+   * it, which is what lets the unreferenced-blob sweep spare a blob an upload just stored.
+   */
+  modifiedAt(key: string): Promise<Date | null>;
+  /** Every content-addressed blob (not `outputs/`), in no particular order. */
+  listContent(): AsyncIterable<{ key: string; modifiedAt: Date }>;
+  /**
+   * Removes this store's leftovers of interrupted writes (partial uploads, partial downloads)
+   * older than `olderThan`: younger ones may belong to a write in progress, in this process
+   * or another sharing the directory. Returns how many were removed.
+   */
+  sweepTemp(olderThan: Date): Promise<number>;
   delete(key: string): Promise<void>;
   /** Writes a named object under `outputs/` (worker outputs too large for a queue message). */
   putObject(key: string, bytes: Buffer): Promise<void>;
@@ -33,6 +47,25 @@ export type BlobStore = {
 /** Named objects live under `outputs/`, apart from the content-addressed media. */
 export function assertObjectKey(key: string): void {
   if (!/^outputs\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.includes("..")) throw new Error(`Invalid object key: ${key}`);
+}
+
+/**
+ * This machine's disk (or quota) is full: ENOSPC or EDQUOT while storing bytes. It says
+ * nothing about the upload or the job, and passes once space is freed, so it is BUSY (503:
+ * try again later; a job retries it with backoff) with a message a client can act on,
+ * never a bare 500. The system error stays in `cause` for the operator's log.
+ */
+export class StorageFullError extends AppError {
+  constructor(readonly cause: unknown) {
+    super("BUSY", "The server has no storage space left to store this file; try again later");
+    this.name = "StorageFullError";
+  }
+}
+
+/** ENOSPC / EDQUOT as a StorageFullError; any other error unchanged. */
+export function asStorageError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" ? new StorageFullError(error) : error;
 }
 
 export class BlobTooLargeError extends Error {

@@ -3,8 +3,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
-import { assertObjectKey, type BlobStore, type StoredBlob } from "./blob-store";
-import { assertContentKey, contentKey, receiveToFile } from "./receive-to-file";
+import { asStorageError, assertObjectKey, type BlobStore, type StoredBlob } from "./blob-store";
+import { assertContentKey, contentKey, listContentFiles, receiveToFile, removeFilesOlderThan } from "./receive-to-file";
 
 /** Blobs under `<root>/sha256/ab/cd/<hex>`; uploads land in `<root>/tmp` first and are renamed in. */
 export function createFilesystemBlobStore(root: string): BlobStore {
@@ -27,22 +27,35 @@ export function createFilesystemBlobStore(root: string): BlobStore {
 
   return {
     async put(source: Readable, { maxBytes, signal }): Promise<StoredBlob> {
-      await ensureDir(tmpDir);
+      await ensureDir(tmpDir).catch((error: unknown) => Promise.reject(asStorageError(error)));
       const tmpPath = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
       const { sha256, sizeBytes, head } = await receiveToFile(source, tmpPath, { maxBytes, ...(signal ? { signal } : {}) });
       const key = contentKey(sha256);
       const finalPath = pathOf(key);
-      await ensureDir(path.dirname(finalPath));
-      // rename is atomic; an identical blob already there is simply replaced by the same bytes.
-      await fs.rename(tmpPath, finalPath);
+      try {
+        // A new directory needs a block too: on a full disk this mkdir fails after the bytes fit.
+        await ensureDir(path.dirname(finalPath));
+        // rename is atomic; an identical blob already there is replaced by the same bytes, and
+        // the fresh modification time keeps the unreferenced-blob sweep off it.
+        await fs.rename(tmpPath, finalPath);
+      } catch (error) {
+        await fs.rm(tmpPath, { force: true });
+        throw asStorageError(error);
+      }
       return { key, sha256, sizeBytes, head };
     },
     async putObject(key, bytes) {
       const file = outputPath(key);
-      await ensureDir(path.dirname(file));
       const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-      await fs.writeFile(tmp, bytes);
-      await fs.rename(tmp, file);
+      try {
+        await ensureDir(path.dirname(file));
+        await fs.writeFile(tmp, bytes);
+        await fs.rename(tmp, file);
+      } catch (error) {
+        // A partial write (full disk) must not stay behind under outputs/.
+        await fs.rm(tmp, { force: true });
+        throw asStorageError(error);
+      }
     },
     async getObject(key) {
       return fs.readFile(outputPath(key));
@@ -61,6 +74,16 @@ export function createFilesystemBlobStore(root: string): BlobStore {
       } catch {
         return false;
       }
+    },
+    async modifiedAt(key) {
+      const info = await fs.stat(pathOf(key)).catch(() => null);
+      return info?.mtime ?? null;
+    },
+    listContent() {
+      return listContentFiles(root);
+    },
+    async sweepTemp(olderThan) {
+      return removeFilesOlderThan(tmpDir, olderThan);
     },
     async delete(key) {
       await fs.rm(pathOf(key), { force: true });

@@ -1,11 +1,15 @@
 import type { App } from "../../app";
+import { describeDatabaseError } from "../../db/database-errors";
 import { describeError } from "../../errors";
+import { assertAuthorized } from "../../http/auth";
 import { sendJson } from "../../http/respond";
 import type { Router } from "../../http/router";
 
 /** GET /jobs, /live, /ready of the batch worker spec (Kubernetes probes). */
 export function registerHealthRoutes(router: Router, app: App): void {
-  router.on("GET", "/jobs", async ({ res }) => {
+  // /jobs lists job ids: with API keys it needs one. /live and /ready stay open for probes.
+  router.on("GET", "/jobs", async ({ req, res }) => {
+    assertAuthorized(req, app.config.apiKeys);
     const [capacity, queued] = await Promise.all([app.asr.capacity(), app.jobs.queueDepth()]);
     sendJson(res, 200, {
       active_jobs: capacity.activeJobs.map((job) => ({ job_id: job.jobId, parallel_engines: job.parallelEngines })),
@@ -17,20 +21,13 @@ export function registerHealthRoutes(router: Router, app: App): void {
   });
 
   router.on("GET", "/live", async ({ res }) => {
-    const problems: string[] = [];
-    if (app.engine.error) problems.push(`engine: ${app.engine.error}`);
-    if (app.remote) {
-      try {
-        await app.remote.queueStats();
-      } catch (error) {
-        problems.push(`sqs: ${describeError(error)}`);
-      }
-    }
-    try {
-      await app.database.prisma.$queryRawUnsafe("SELECT 1");
-    } catch (error) {
-      problems.push(`database: ${describeError(error)}`);
-    }
+    const remote = app.remote;
+    const checks = await Promise.all([
+      remote ? probeDependency("sqs", () => remote.queueStats(), describeError) : null,
+      // Prisma's own messages put the reason last (describeDatabaseError says why).
+      probeDependency("database", () => app.database.prisma.$queryRawUnsafe("SELECT 1"), describeDatabaseError),
+    ]);
+    const problems = [...(app.engine.error ? [`engine: ${app.engine.error}`] : []), ...checks.filter((problem): problem is string => problem !== null)];
     if (problems.length) sendJson(res, 503, { live: false, reasons: problems });
     else sendJson(res, 200, { live: true });
   });
@@ -40,4 +37,24 @@ export function registerHealthRoutes(router: Router, app: App): void {
     const ready = capacity.unusedEngines > 0 && !app.engine.error;
     sendJson(res, ready ? 200 : 503, { ready, engines_used: capacity.usedEngines });
   });
+}
+
+/** ms a dependency may take to answer /live: a partitioned host never refuses, and a probe must not hang with it. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** `name: reason` when `check` fails or does not answer within PROBE_TIMEOUT_MS; null when it answered. */
+async function probeDependency(name: string, check: () => Promise<unknown>, describe: (error: unknown) => string): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${name}: no answer within ${PROBE_TIMEOUT_MS / 1000} s`), PROBE_TIMEOUT_MS);
+  });
+  const answered = check().then(
+    () => null,
+    (error: unknown) => `${name}: ${describe(error)}`,
+  );
+  try {
+    return await Promise.race([answered, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { App } from "../../app";
 import type { StagedMedia } from "../../services/media-service";
-import { AppError } from "../../errors";
+import { parseBoundedJson } from "../../http/bounded-json";
 import { receiveMultipart, type MultipartResult } from "../../http/multipart";
 
 /**
@@ -16,7 +16,7 @@ export async function receiveMediaUpload(
 ): Promise<MultipartResult<StagedMedia> & { discard(): Promise<void> }> {
   const received = await receiveMultipart<StagedMedia>(req, {
     fileFields,
-    storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null }),
+    storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null }, info.signal),
     discardFile: (staged) => app.media.discardStaged(staged),
   });
   return {
@@ -27,11 +27,7 @@ export async function receiveMediaUpload(
   };
 }
 
-/** Parses a JSON text field, naming the field in the 400 when it is not JSON. */
-export function parseJsonField(name: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new AppError("BAD_REQUEST", `Form field "${name}" is not valid JSON: ${(error as Error).message}`);
-  }
+/** Parses a job's `config` form field (JSON, at most MAX_CONFIG_BYTES, bounded depth). */
+export function parseConfigField(app: App, text: string): unknown {
+  return parseBoundedJson("config", text, { maxBytes: app.config.maxConfigBytes, limitName: "MAX_CONFIG_BYTES" });
 }

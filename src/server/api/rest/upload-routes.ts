@@ -6,6 +6,8 @@ import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { assertAuthorizedWithQueryToken } from "../../http/auth";
 import { parseByteRange } from "../../http/byte-range";
+import { STORED_FILE_HEADERS } from "../../http/security-headers";
+import { contentTypeOfFormat } from "../../media/content-types";
 import { sendJson, v2ErrorShape } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { toMediaView } from "../../services/job-views";
@@ -45,7 +47,10 @@ export function registerUploadRoutes(router: Router, app: App): void {
       const file = await app.media.localPath(media);
       const size = (await stat(file)).size;
       const headers = {
-        "content-type": media.contentType ?? "application/octet-stream",
+        // From our probe, never the type the uploader claimed (rows written before the probe
+        // decided it still hold the claimed one).
+        "content-type": contentTypeOfFormat(media.format, media.originalName),
+        ...STORED_FILE_HEADERS,
         "content-disposition": contentDisposition(disposition.data, media.originalName),
         "accept-ranges": "bytes",
       };

@@ -7,7 +7,7 @@ import { guardedRoute } from "./guard";
 import { transcriptionTaskSchema } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
 import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
-import { parseJsonField, receiveMediaUpload } from "./upload-media";
+import { parseConfigField, receiveMediaUpload } from "./upload-media";
 import { statusStyleOf, toV2Job, v2Status } from "./v2-shapes";
 
 /** X-SM-Processing-Data: how many engines the job takes and whose job it is. */
@@ -70,7 +70,7 @@ export function registerV2Routes(router: Router, app: App): void {
         if (!upload.file) {
           throw new AppError("BAD_REQUEST", upload.fields.fetch_data !== undefined ? "fetch_data is not supported; upload the media as data_file" : 'Missing form field "data_file"');
         }
-        const config = jobConfigSchema.safeParse(parseJsonField("config", upload.fields.config));
+        const config = jobConfigSchema.safeParse(parseConfigField(app, upload.fields.config));
         if (!config.success) throw new AppError("BAD_REQUEST", `Invalid config: ${zodMessage(config.error)}`);
         const tc = config.data.transcription_config;
         const job = await app.jobs.createTranscription({
