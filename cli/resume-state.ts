@@ -14,9 +14,10 @@ const stateSchema = z.object({ version: z.literal(1), files: z.record(z.string()
 export type ResumeEntry = z.infer<typeof entrySchema>;
 
 /**
- * What earlier runs achieved, per input file (keyed by absolute path, checked against size
- * and mtime), in `.transcribe-cli.json` in the output folder: a re-run skips finished files
- * and does not upload twice. Written after every change, atomically.
+ * What earlier runs achieved, per input file, in `.transcribe-cli.json` in the output folder:
+ * a re-run skips finished files and does not upload twice. Keyed by the input's absolute
+ * path (never its base name: `a/x.wav` and `b/x.wav` are two files) and checked against size
+ * and mtime. Written after every change, atomically.
  */
 export class ResumeState {
   private writing: Promise<void> = Promise.resolve();
@@ -49,9 +50,16 @@ export class ResumeState {
     const previous = this.state.files[key];
     const same = previous && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs;
     this.state.files[key] = { ...(same ? previous : {}), size: stat.size, mtimeMs: stat.mtimeMs, done: false, ...patch };
-    // Concurrent uploads update the state at once: writes go one after another.
-    this.writing = this.writing.then(() => this.flush());
-    await this.writing;
+    // Concurrent uploads update the state at once: writes go one after another. A failed
+    // write is reported to its caller but does not stop the ones queued after it.
+    const write = this.writing.catch(() => undefined).then(() => this.flush());
+    this.writing = write;
+    await write;
+  }
+
+  /** Resolves once every change so far is on disk (before exiting on Ctrl-C). */
+  async saved(): Promise<void> {
+    await this.writing.catch(() => undefined);
   }
 
   private async flush(): Promise<void> {

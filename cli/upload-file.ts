@@ -5,7 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { z } from "zod";
-import { authHeaders, type Connection } from "./connection";
+import { authHeaders, NetworkError, type Connection } from "./connection";
 
 const uploadReplySchema = z.object({ media: z.object({ id: z.string(), durationS: z.number().nullable(), format: z.string().nullable() }) });
 const errorReplySchema = z.object({ detail: z.string().optional(), error: z.string().optional(), message: z.string().optional() }).passthrough();
@@ -19,10 +19,34 @@ export class UploadRefusedError extends Error {
 }
 
 /**
+ * The upload was stopped (Ctrl-C) before its whole body was sent: the server saw the request
+ * cut short and keeps nothing of it, so the file is simply uploaded again next time.
+ */
+export class UploadInterruptedError extends Error {
+  constructor(file: string) {
+    super(`upload of ${path.basename(file)} interrupted before it was complete; the server keeps nothing of it`);
+    this.name = "UploadInterruptedError";
+  }
+}
+
+export type UploadOptions = {
+  /** Bytes of the file sent so far, and its size (bytes). */
+  onBytes?: (sent: number, total: number) => void;
+  /**
+   * Stops the upload if its body is not all sent yet. Once it is, the server may already be
+   * recording the media row, so the reply is awaited instead: the caller must learn the id,
+   * or a re-run would upload the file again and leave a second row.
+   */
+  signal?: AbortSignal;
+};
+
+/**
  * Streams one file to POST /api/uploads as multipart/form-data, reporting bytes sent, so a
  * large video never sits in memory and the caller can draw a progress bar.
  */
-export async function uploadFile(connection: Connection, file: string, onBytes: (sent: number, total: number) => void, signal?: AbortSignal): Promise<{ id: string }> {
+export async function uploadFile(connection: Connection, file: string, options: UploadOptions = {}): Promise<{ id: string }> {
+  const { onBytes, signal } = options;
+  if (signal?.aborted) throw new UploadInterruptedError(file);
   const total = (await fs.stat(file)).size;
   const boundary = `----transcribe-cli-${randomBytes(12).toString("hex")}`;
   const name = path.basename(file).replace(/["\r\n]/g, "_");
@@ -31,13 +55,26 @@ export async function uploadFile(connection: Connection, file: string, onBytes: 
   const url = new URL("/api/uploads", connection.server);
   const client = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
+    // Set once the closing boundary is handed to the socket. Before that the server cannot
+    // have a complete body, so destroying the request makes it discard the upload; after it,
+    // the server may have the whole file and be writing its row, so we wait for the reply.
+    let bodyComplete = false;
+    // The first of these to settle the promise wins; the errors that destroying causes are moot.
+    const onAbort = () => {
+      if (bodyComplete) return;
+      stream.destroy();
+      request.destroy();
+      reject(new UploadInterruptedError(file));
+    };
     const request = client.request(
       url,
-      { method: "POST", headers: { ...authHeaders(connection), "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + total + tail.length }, ...(signal ? { signal } : {}) },
+      { method: "POST", headers: { ...authHeaders(connection), "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + total + tail.length } },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", (error) => reject(new NetworkError("POST", url.href, error)));
         response.on("end", () => {
+          signal?.removeEventListener("abort", onAbort);
           const text = Buffer.concat(chunks).toString("utf8");
           let body: unknown = null;
           try {
@@ -48,25 +85,35 @@ export async function uploadFile(connection: Connection, file: string, onBytes: 
           if (response.statusCode === 201) {
             const parsed = uploadReplySchema.safeParse(body);
             if (parsed.success) return resolve({ id: parsed.data.media.id });
-            return reject(new Error(`Unexpected upload reply: ${text.slice(0, 200)}`));
+            return reject(new Error(`Unexpected reply to POST ${url.href}: ${text.slice(0, 200)}`));
           }
           const error = errorReplySchema.safeParse(body);
           const message = (error.success && (error.data.detail ?? error.data.message ?? error.data.error)) || `HTTP ${response.statusCode}`;
           const status = response.statusCode ?? 0;
-          reject(status >= 400 && status < 500 ? new UploadRefusedError(message) : new Error(message));
+          reject(status >= 400 && status < 500 ? new UploadRefusedError(message) : new Error(`POST ${url.href}: ${message}`));
         });
       },
     );
-    request.on("error", reject);
+    request.on("error", (error) => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(new NetworkError("POST", url.href, error));
+    });
     request.write(head);
     let sent = 0;
     const stream = createReadStream(file);
     stream.on("data", (chunk) => {
       sent += chunk.length;
-      onBytes(sent, total);
+      onBytes?.(sent, total);
     });
-    stream.on("error", (error) => request.destroy(error));
-    stream.on("end", () => request.end(tail));
+    stream.on("error", (error) => {
+      reject(new Error(`Reading ${file} failed: ${error.message}`));
+      request.destroy();
+    });
+    stream.on("end", () => {
+      bodyComplete = true;
+      request.end(tail);
+    });
     stream.pipe(request, { end: false });
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

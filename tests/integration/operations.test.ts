@@ -58,7 +58,7 @@ describe("operations", () => {
     await out.cleanup();
   });
 
-  it("requires a configured API key as a bearer token on every API, but not on health probes", async () => {
+  it("requires a configured API key as a bearer token on every API, but not on the liveness and readiness probes", async () => {
     const t = await startTestApp("sqlite", { API_KEYS: "secret-1,secret-2" });
     apps.push(t);
     const anonymous = await fetch(`${t.baseUrl}/v2/jobs`);
@@ -77,7 +77,9 @@ describe("operations", () => {
     assert.equal(trpcError.error.json.data.code, "UNAUTHORIZED");
     assert.equal((await fetch(`${t.baseUrl}/api/trpc/system.capacity`, { headers: { authorization: "Bearer secret-1" } })).status, 200);
     assert.equal((await fetch(`${t.baseUrl}/live`)).status, 200);
-    assert.equal((await fetch(`${t.baseUrl}/jobs`)).status, 200);
+    // /jobs lists job ids, so it is an API like the others.
+    assert.equal((await fetch(`${t.baseUrl}/jobs`)).status, 401);
+    assert.equal((await fetch(`${t.baseUrl}/jobs`, { headers: { authorization: "Bearer secret-1" } })).status, 200);
   });
 
   it("answers the synchronous POST /transcribe-batch with the finished transcript", async () => {

@@ -1,3 +1,4 @@
+import { PermanentJobError } from "../errors";
 import type { Readable } from "node:stream";
 import { AppError } from "../errors";
 
@@ -66,6 +67,17 @@ export class StorageFullError extends AppError {
 export function asStorageError(error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code === "ENOSPC" || code === "EDQUOT" ? new StorageFullError(error) : error;
+}
+
+/**
+ * A blob that is not in the store: deleted, or never stored. Permanent (content keys never
+ * come back), and its message names the key, never a path on the server's disk.
+ */
+export class BlobMissingError extends PermanentJobError {
+  constructor(key: string) {
+    super(`The stored file ${key.slice(key.lastIndexOf("/") + 1, key.lastIndexOf("/") + 13)}… is missing from the blob store (deleted?)`);
+    this.name = "BlobMissingError";
+  }
 }
 
 export class BlobTooLargeError extends Error {

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
-import { asStorageError, assertObjectKey, type BlobStore, type StoredBlob } from "./blob-store";
+import { asStorageError, assertObjectKey, BlobMissingError, type BlobStore, type StoredBlob } from "./blob-store";
 import { assertContentKey, contentKey, listContentFiles, receiveToFile, removeFilesOlderThan } from "./receive-to-file";
 
 /** Blobs under `<root>/sha256/ab/cd/<hex>`; uploads land in `<root>/tmp` first and are renamed in. */
@@ -61,8 +61,15 @@ export function createFilesystemBlobStore(root: string): BlobStore {
       return fs.readFile(outputPath(key));
     },
     async localPath(key) {
-      // No existence check: readers open the file anyway and report a missing one clearly.
-      return pathOf(key);
+      // Checked here so a missing blob fails with its key: ffmpeg's own message would show
+      // this server's absolute path to the user.
+      const file = pathOf(key);
+      try {
+        await fs.access(file);
+      } catch {
+        throw new BlobMissingError(key);
+      }
+      return file;
     },
     uri(key) {
       return pathToFileURL(pathOf(key)).href;

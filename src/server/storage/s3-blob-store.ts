@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { AppError } from "../errors";
-import { asStorageError, assertObjectKey, type BlobStore, type StoredBlob } from "./blob-store";
+import { asStorageError, assertObjectKey, BlobMissingError, type BlobStore, type StoredBlob } from "./blob-store";
 import { assertContentKey, contentKey, isContentKey, receiveToFile, removeFilesOlderThan } from "./receive-to-file";
 
 export type S3BlobStoreOptions = {
@@ -82,7 +82,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     await fs.mkdir(path.dirname(file), { recursive: true });
     await patiently(async () => {
       const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) })).catch((error: unknown) => {
-        if (isNotFound(error)) throw new Error(`The blob ${key} is not in s3://${bucket}/${prefix}`);
+        if (isNotFound(error)) throw new BlobMissingError(key);
         throw asUnavailable(error);
       });
       const tmp = `${file}.${randomBytes(6).toString("hex")}.part`;

@@ -11,6 +11,7 @@ import { contentTypeOfFormat } from "../../media/content-types";
 import { sendJson, v2ErrorShape } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { toMediaView } from "../../services/job-views";
+import { BlobMissingError } from "../../storage/blob-store";
 import { guardedRoute } from "./guard";
 import { receiveMediaUpload } from "./upload-media";
 
@@ -44,7 +45,10 @@ export function registerUploadRoutes(router: Router, app: App): void {
       const disposition = dispositionSchema.safeParse(url.searchParams.get("disposition") ?? undefined);
       if (!disposition.success) throw new AppError("BAD_REQUEST", 'disposition must be "attachment" or "inline"');
       const media = await app.media.get(params.id!);
-      const file = await app.media.localPath(media);
+      const file = await app.media.localPath(media).catch((error: unknown) => {
+        if (error instanceof BlobMissingError) throw new AppError("NOT_FOUND", `The bytes of media file ${media.id} are missing from the blob store`);
+        throw error;
+      });
       const size = (await stat(file)).size;
       const headers = {
         // From our probe, never the type the uploader claimed (rows written before the probe
