@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
@@ -66,6 +67,10 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
   const { sqs, logger } = options;
   const worker = `${os.hostname()}:${process.pid}`;
   const stopping = new AbortController();
+  // Every loop's receive in flight listens on this signal (the SDK adds an abort listener per
+  // request and removes it when the request ends): N loops are N listeners, not a leak, so
+  // Node's warning past 10 would only be noise.
+  setMaxListeners(options.loops + 10, stopping.signal);
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
 
   const visibility = (message: Message, seconds: number) =>

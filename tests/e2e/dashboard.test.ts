@@ -60,6 +60,9 @@ describe("dashboard in a real browser, against the production build", { timeout:
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Requests of the pages that the server refused, and what the browser's policy blocked. */
+  const failedRequests: string[] = [];
+  const policyViolations: string[] = [];
   /** Messages of the page's live connection (server-sent events from jobs.changes), as the browser received them. */
   const liveMessages: string[] = [];
 
@@ -75,6 +78,14 @@ describe("dashboard in a real browser, against the production build", { timeout:
     page = await context.newPage();
     // An exception in the pages' code fails the run (the last test), not just a screenshot.
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    // API answers are the pages' business (a 404 for a job that does not exist); every other
+    // thing the pages ask for (scripts, styles, the icon) must exist.
+    page.on("response", (response) => {
+      if (response.status() >= 400 && !new URL(response.url()).pathname.startsWith("/api/")) failedRequests.push(`${response.status()} ${response.url()}`);
+    });
+    page.on("console", (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) policyViolations.push(message.text());
+    });
     const cdp = await context.newCDPSession(page);
     await cdp.send("Network.enable");
     cdp.on("Network.eventSourceMessageReceived", (message) => liveMessages.push(message.data));
@@ -88,7 +99,8 @@ describe("dashboard in a real browser, against the production build", { timeout:
   });
 
   it("starts empty, with the way to the upload page", async () => {
-    await page.goto("/");
+    const response = await page.goto("/");
+    assert.match((await response?.allHeaders())?.["content-security-policy"] ?? "", /frame-ancestors 'none'/);
     await page.getByRole("heading", { name: "Jobs" }).waitFor();
     await page.getByText("No jobs yet.").waitFor();
     await screenshot(page, "jobs-empty");
@@ -265,6 +277,8 @@ describe("dashboard in a real browser, against the production build", { timeout:
 
   it("raised no errors in the pages' code", () => {
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(failedRequests, []);
+    assert.deepEqual(policyViolations, [], "the dashboard runs under its Content-Security-Policy");
   });
 });
 

@@ -105,3 +105,14 @@ describe("pocketsphinx work directories", () => {
     }
   });
 });
+
+describe("npm project configuration", () => {
+  it("holds only settings npm knows (no warning on every command), and onnxruntime-node's download script stays off", async () => {
+    const result = spawnSync("npm", ["config", "get", "fund"], { cwd: path.resolve("."), encoding: "utf8", timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /Unknown project config/);
+    const manifest = JSON.parse(await fs.readFile(path.resolve("package.json"), "utf8")) as { allowScripts?: Record<string, boolean> };
+    // npm 11 reads allowScripts: the package's install script would download a CUDA build.
+    assert.equal(manifest.allowScripts?.["onnxruntime-node"], false);
+  });
+});
