@@ -9,6 +9,7 @@ import { openSqlClient } from "../../src/server/db/sql/open-sql-client";
 import { startFakeOpenAiServer, requestedCues, type FakeOpenAiServer } from "../helpers/fake-openai-server";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 import { TEST_PROVIDERS } from "../helpers/test-database";
+import { waitFor } from "../helpers/wait-for";
 
 const FILES = 2_000;
 const LIMIT = 4;
@@ -105,6 +106,34 @@ for (const provider of TEST_PROVIDERS) {
         const rows = afterStats.pg.rows - before.pg.rows;
         const commits = afterStats.pg.commits - before.pg.commits;
         console.log(`# postgresql counted ${rows} rows written (${(rows / elapsedS).toFixed(0)}/s) and ${commits} commits (${(commits / elapsedS).toFixed(0)}/s), all clients`);
+      }
+    });
+
+    it("cancels a batch of 3,000 children in one statement, ends its parent CANCELLED, and keeps answering meanwhile", async () => {
+      const hanging = await startFakeOpenAiServer(() => ({ kind: "hang" }));
+      const app = await startTestApp(provider, { OPENAI_BASE_URL: hanging.baseURL, OPENAI_API_KEY: "test", MAX_LLM_CONCURRENCY: String(LIMIT) });
+      try {
+        const srt = "1\n00:00:01,000 --> 00:00:02,500\nteh cue\n";
+        const media = await app.app.media.ingest(Readable.from([Buffer.from(srt)]), { originalName: "one.srt", contentType: "application/x-subrip" });
+        const caller = createCaller({ app: app.app });
+        const batch = await caller.jobs.createBatch({ mediaFileIds: Array.from({ length: 3000 }, () => media.id), type: "batch_fix_srt" });
+        await waitFor(`${LIMIT} children running (their LLM requests hang)`, 60_000, async () => ((await app.app.jobs.batchSummary(batch.id)).running === LIMIT ? true : undefined));
+        const statementsBefore = app.app.sqlStats().statements;
+        // /live is asked while the cancel runs and must answer (it queries the database).
+        const [cancelled, live] = await Promise.all([caller.jobs.cancel({ id: batch.id }), fetch(`${app.baseUrl}/live`)]);
+        assert.equal(live.status, 200);
+        assert.ok(cancelled);
+        const settled = await app.app.jobs.waitForSettled(batch.id, 60_000);
+        assert.equal(settled.status, "CANCELLED");
+        const summary = await app.app.jobs.batchSummary(batch.id);
+        assert.equal(summary.total, 3000);
+        assert.equal(summary.cancelled, 3000);
+        // A settle per child used to re-read every child (3,000 × 3,000 rows): now a few statements in all.
+        const statements = app.app.sqlStats().statements - statementsBefore;
+        assert.ok(statements < 100, `${statements} job-system statements to cancel the batch`);
+      } finally {
+        await app.close();
+        await hanging.close();
       }
     });
   });
