@@ -129,6 +129,28 @@ describe("pocketsphinx engine", { skip }, () => {
     await assert.rejects(run(silent), assertPermanent("No speech was detected in the audio (it is silent or contains no recognisable speech)"));
   });
 
+  it("streams the decoded audio to the recogniser: a temp dir with no room for it is enough", async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip("mounting a small tmpfs needs root");
+      return;
+    }
+    // 64 KiB of temp space; the clip decodes to ~30x that (16 kHz s16, 32 KB a second).
+    const small = await makeTempDir("pocketsphinx-tmpfs-");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small.dir]);
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = small.dir;
+    try {
+      const clip = librivoxClips()[0]!;
+      const output = await engines[0]!.transcribe({ mediaPath: clip.path, language: "en", signal: signal() });
+      assert.ok(wordErrorRate(clip.reference, textOf(output.segments)) < 0.5);
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+      execFileSync("umount", [small.dir]);
+      await small.cleanup();
+    }
+  });
+
   it("kills its subprocesses on abort", async () => {
     const clips = librivoxClips();
     const long = await makeAudio([...clips, ...clips, ...clips].map((clip) => ({ kind: "file" as const, path: clip.path })), { dir: tmp.dir, name: "long.wav" });

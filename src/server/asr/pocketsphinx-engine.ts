@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { access, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { PermanentJobError } from "../errors";
 import { resolveFfmpegBinaries } from "../media/ffmpeg-binaries";
 import { fileUrl } from "../media/probe-media";
@@ -23,10 +25,11 @@ export const SEGMENT_PAUSE_S = 0.5;
 /** Segments are cut before they grow longer than this (s). */
 export const SEGMENT_MAX_S = 15;
 
-/** 16 kHz mono s16: 32 000 bytes per second of audio. */
-const DECODED_BYTES_PER_S = 32_000;
-/** Decoding a whole file of unknown length may take this long at most (ms). */
-const DECODE_TIMEOUT_UNKNOWN_MS = 60 * 60_000;
+/**
+ * ms a whole file of unknown length may take to decode and recognise: 12 h of audio at 0.3x
+ * real time is 3.6 h. The job's own limit (JOB_TIMEOUT_MS) is what normally ends it first.
+ */
+const DECODE_TIMEOUT_UNKNOWN_MS = 6 * 3600_000;
 
 /**
  * One pocketsphinx slot per call. Throws at factory time when the binary, the model or
@@ -57,7 +60,7 @@ export function createPocketSphinxEngineFactory(opts: PocketSphinxOptions = {}):
   };
 }
 
-/** Work directories are `pocketsphinx-<pid>-XXXXXX` in the temp dir: the pid says whose. */
+/** Work directories (each holds one FIFO) are `pocketsphinx-<pid>-XXXXXX`: the pid says whose. */
 const WORK_DIR_PREFIX = `pocketsphinx-${process.pid}-`;
 const WORK_DIR_NAME = /^pocketsphinx-(?:(\d+)-)?[A-Za-z0-9]{6}$/;
 /** A directory without a pid (written before they carried one) is stale after this long (ms). */
@@ -81,6 +84,10 @@ export async function removeStaleWorkDirs(tmpDir: string): Promise<number> {
     removed += 1;
   }
   return removed;
+}
+
+async function makeFifo(file: string): Promise<void> {
+  await promisify(execFile)("mkfifo", ["-m", "600", file]);
 }
 
 function isRunning(pid: number): boolean {
@@ -118,18 +125,11 @@ class PocketSphinxEngine implements Engine {
     input.signal.throwIfAborted();
     this.busy = true;
     const signal = AbortSignal.any([input.signal, this.lifetime.signal]);
-    let workDir: string | undefined;
     try {
-      workDir = await mkdtemp(path.join(os.tmpdir(), WORK_DIR_PREFIX));
-      // Raw PCM, not WAV: pocketsphinx_continuous skips exactly 44 bytes of a .wav and would
-      // read any extra header chunk (ffmpeg writes a LIST chunk) as samples.
-      const pcmPath = path.join(workDir, "audio.s16le");
-      await decodeToPcm(input, pcmPath, signal);
-      const tokens = await this.recognise(pcmPath, signal);
+      const tokens = await this.decodeAndRecognise(input, signal);
       return { language, segments: groupIntoSegments(tokens, input.startS ?? 0) };
     } finally {
       this.busy = false;
-      if (workDir) await rm(workDir, { recursive: true, force: true });
     }
   }
 
@@ -139,26 +139,94 @@ class PocketSphinxEngine implements Engine {
     this.lifetime.abort(new Error("The pocketsphinx engine slot was closed"));
   }
 
-  private async recognise(pcmPath: string, signal: AbortSignal): Promise<RecognisedToken[]> {
-    const audioS = (await stat(pcmPath)).size / DECODED_BYTES_PER_S;
-    if (audioS < 0.05) return [];
+  /**
+   * ffmpeg decodes the (windowed) first audio stream to raw 16 kHz mono s16le into a FIFO
+   * that pocketsphinx_continuous reads as it goes: nothing is written to disk, so a long
+   * file costs no temp space (12 h of audio would be 1.4 GB of PCM) and a full disk cannot
+   * fail it. (A FIFO, not a pipe from Node: pocketsphinx opens its input by name, and Node's
+   * stdio pipes are sockets that /dev/stdin cannot open.) Raw PCM, not WAV: pocketsphinx skips
+   * exactly 44 header bytes and would read any extra header chunk as samples. Either process
+   * failing stops the other (each would otherwise wait forever to open the FIFO).
+   */
+  private async decodeAndRecognise(input: EngineInput, signal: AbortSignal): Promise<RecognisedToken[]> {
+    const { ffmpeg } = await resolveFfmpegBinaries();
+    const window: string[] = [];
+    let lengthS: number | null = null;
+    if (input.startS !== undefined && input.startS > 0) window.push("-ss", input.startS.toFixed(3));
+    if (input.endS !== undefined) {
+      lengthS = Math.max(0, input.endS - (input.startS ?? 0));
+      window.push("-t", lengthS.toFixed(3));
+    }
+    // Recognition runs at ~0.3x real time on one core; leave ample headroom for a loaded machine.
+    const timeoutMs = lengthS === null ? DECODE_TIMEOUT_UNKNOWN_MS : 120_000 + lengthS * 3000;
+    const workDir = await mkdtemp(path.join(os.tmpdir(), WORK_DIR_PREFIX));
+    try {
+      const fifo = path.join(workDir, "audio.s16le");
+      await makeFifo(fifo);
+      return await this.streamThrough(fifo, ffmpeg, window, input.mediaPath, timeoutMs, signal);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  private async streamThrough(fifo: string, ffmpeg: string, window: string[], mediaPath: string, timeoutMs: number, signal: AbortSignal): Promise<RecognisedToken[]> {
+    const stop = new AbortController();
+    const both = AbortSignal.any([signal, stop.signal]);
     const tokens: RecognisedToken[] = [];
-    const result = await runProcess(
+
+    const decoding = runProcess(
+      ffmpeg,
+      [
+        "-nostdin", "-hide_banner", "-nostats", "-v", "error",
+        // Input options: fast seek, then exactly the window's length.
+        ...window,
+        "-i", fileUrl(mediaPath),
+        "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "s16le",
+        "-y", fifo,
+      ],
+      { timeoutMs, signal: both },
+    ).then(
+      (result) => {
+        if (result.exitCode !== 0) {
+          const detail = lastLine(result.stderrTail);
+          stop.abort(new PermanentJobError(`The audio could not be decoded${detail ? ` (${detail})` : ""}`));
+        }
+        return result;
+      },
+      (error: unknown) => {
+        stop.abort(error);
+        throw error;
+      },
+    );
+    const recognising = runProcess(
       this.binary,
-      ["-infile", pcmPath, "-time", "yes", "-hmm", this.model.hmm, "-lm", this.model.lm, "-dict", this.model.dict, "-samprate", "16000", "-input_endian", "little"],
+      ["-infile", fifo, "-time", "yes", "-hmm", this.model.hmm, "-lm", this.model.lm, "-dict", this.model.dict, "-samprate", "16000", "-input_endian", "little"],
       {
-        // ~0.3x real time on one core; leave ample headroom for a loaded machine.
-        timeoutMs: 60_000 + audioS * 3000,
-        signal,
+        timeoutMs,
+        signal: both,
         onStdoutLine: (line) => {
           const token = parseTokenLine(line);
           if (token) tokens.push(token);
         },
       },
+    ).then(
+      (result) => {
+        if (result.exitCode !== 0) stop.abort(new Error(`pocketsphinx_continuous failed (exit ${result.exitCode ?? result.exitSignal}): ${lastLine(result.stderrTail)}`));
+        return result;
+      },
+      (error: unknown) => {
+        stop.abort(error);
+        throw error;
+      },
     );
-    if (result.exitCode !== 0) {
-      throw new Error(`pocketsphinx_continuous failed (exit ${result.exitCode ?? result.exitSignal}): ${lastLine(result.stderrTail)}`);
-    }
+    const [decoded, recognised] = await Promise.allSettled([decoding, recognising]);
+    // The first failure is the reason (the other process was only stopped because of it);
+    // the caller's abort comes through as the processes' rejection.
+    if (stop.signal.aborted) throw stop.signal.reason;
+    if (decoded.status === "rejected") throw decoded.reason;
+    if (recognised.status === "rejected") throw recognised.reason;
+    // An empty or very short window is no error: pocketsphinx reads it and finds no words.
     return tokens;
   }
 }
@@ -172,44 +240,6 @@ export function resolveLanguage(requested: string): string {
   throw new PermanentJobError(
     `Language '${requested}' is not supported by the pocketsphinx engine (supported: ${SUPPORTED_LANGUAGES.join(", ")})`,
   );
-}
-
-/** Decodes the (windowed) first audio stream to raw 16 kHz mono s16le, what the model expects. */
-async function decodeToPcm(input: EngineInput, pcmPath: string, signal: AbortSignal): Promise<void> {
-  const { ffmpeg } = await resolveFfmpegBinaries();
-  const window: string[] = [];
-  let timeoutMs = DECODE_TIMEOUT_UNKNOWN_MS;
-  if (input.startS !== undefined && input.startS > 0) window.push("-ss", input.startS.toFixed(3));
-  if (input.endS !== undefined) {
-    const lengthS = Math.max(0, input.endS - (input.startS ?? 0));
-    window.push("-t", lengthS.toFixed(3));
-    timeoutMs = 120_000 + lengthS * 1000;
-  }
-  const result = await runProcess(
-    ffmpeg,
-    [
-      "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-y",
-      // Input options: fast seek, then exactly the window's length.
-      ...window,
-      "-i", fileUrl(input.mediaPath),
-      "-map", "0:a:0", "-vn", "-sn", "-dn",
-      "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "s16le",
-      pcmPath,
-    ],
-    { timeoutMs, signal },
-  );
-  // ffmpeg (5.1) exits 0 when writing its output fails at the end ("Error writing trailer of
-  // …: No space left on device"), leaving an empty or truncated file that would come out as a
-  // false "no speech" or a silently truncated transcript: a write error counts whatever the exit code.
-  const writeFailed = /No space left|Disk quota exceeded|Error writing trailer|Error closing file/i.test(result.stderrTail);
-  if (result.exitCode !== 0 || writeFailed) {
-    const detail = lastLine(result.stderrTail);
-    // A full disk or a vanished temp dir is this machine's problem, worth a retry elsewhere.
-    if (writeFailed || /Permission denied|Read-only file system/i.test(result.stderrTail)) {
-      throw new Error(`ffmpeg could not write the decoded audio: ${detail}`);
-    }
-    throw new PermanentJobError(`The audio could not be decoded${detail ? ` (${detail})` : ""}`);
-  }
 }
 
 /** One line of `-time yes` output: a word or filler with its times (s) and posterior. */
