@@ -22,25 +22,24 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startServerProcess, type ServerProcess } from "../tests/helpers/server-process";
-import { createTestDatabase, type TestDatabase } from "../tests/helpers/test-database";
+import type { ServerProcess } from "../tests/helpers/server-process";
 import { openSqlClient } from "../src/server/db/sql/open-sql-client";
 import { toDate } from "../src/server/db/sql/row-mappers";
 import { sql } from "../src/server/db/sql/sql-client";
+import { createClient, type Client, type RequestSpec } from "./lib/http-client";
+import { queuedJobRequest, v2JobRequest } from "./lib/job-requests";
+import { addCleanup, removeCleanup, runBench, runCleanups, track } from "./lib/lifecycle";
+import { machineCpuMs, processCpuMs } from "./lib/proc";
+import { databaseFor, ROOT, startInstantServer, type DatabaseKind } from "./lib/servers";
+import { median, percentile } from "./lib/stats";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS_DIR = path.join(ROOT, "bench/results");
 
 // ---------------------------------------------------------------------------------------
 // Options
-
-type DatabaseKind = "sqlite" | "postgres";
 
 type Options = {
   jobs: number;
@@ -113,52 +112,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------
-// Cleanup: every child process and temp resource goes away on exit, including Ctrl-C.
-
-const children = new Set<ChildProcess>();
-/** Set on Ctrl-C: the failures the killed children cause in the main flow are expected then. */
-let interrupted = false;
-const cleanups = new Set<() => Promise<void>>();
-
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-}
-
-let cleaning: Promise<void> = Promise.resolve();
-
-/**
- * Runs the pending cleanups once. Chained, so a caller that arrives while a cleanup is in
- * flight (Ctrl-C, and the failure it causes in the main flow) waits for it before exiting.
- */
-function runCleanups(): Promise<void> {
-  const pending = [...cleanups];
-  cleanups.clear();
-  cleaning = cleaning.then(async () => {
-    await Promise.allSettled(pending.map((cleanup) => cleanup()));
-  });
-  return cleaning;
-}
-
-function installExitHandlers(): void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    // Stay subscribed: npx and tsx relay the same Ctrl-C again, and without a listener the
-    // repeat would end the process before the temp folders (or the database) are removed.
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`\n${signal}: stopping child processes\n`);
-    for (const child of children) child.kill("SIGKILL");
-    void runCleanups().finally(() => process.exit(130));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  // Last resort for crashes: 'exit' handlers must be synchronous, so only kill here.
-  process.once("exit", () => {
-    for (const child of children) child.kill("SIGKILL");
-  });
-}
-
-// ---------------------------------------------------------------------------------------
 // Media: distinct one-second 16 kHz mono s16 WAVs, so content addressing stores each once.
 
 const SAMPLE_RATE_HZ = 16_000;
@@ -202,101 +155,7 @@ async function writeWavFiles(dir: string, count: number): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP client: node:http with a keep-alive agent (one socket per client loop), which costs
-// the shared CPU less than fetch.
-
-type HttpResponse = { status: number; body: string; ms: number };
-
-type RequestSpec = { method: "GET" | "POST"; path: string; headers?: http.OutgoingHttpHeaders; body?: Buffer };
-
-type Client = { request(spec: RequestSpec): Promise<HttpResponse>; close(): void };
-
-function createClient(baseUrl: string, concurrency: number): Client {
-  const url = new URL(baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const request = (spec: RequestSpec) =>
-    new Promise<HttpResponse>((resolve, reject) => {
-      const started = performance.now();
-      const headers = spec.body ? { ...spec.headers, "content-length": spec.body.length } : spec.headers;
-      const req = http.request({ host: url.hostname, port: url.port, method: spec.method, path: spec.path, headers, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
-        res.on("error", reject);
-      });
-      req.on("error", reject);
-      req.end(spec.body);
-    });
-  return { request, close: () => agent.destroy() };
-}
-
-const BOUNDARY = "----control-plane-bench";
-const JOB_CONFIG = JSON.stringify({ type: "transcription", transcription_config: { language: "en" } });
-const PROCESSING_DATA = JSON.stringify({ parallel_engines: 1 });
-
-/** The POST /v2/jobs body: the config field, then the media as data_file. */
-function jobRequest(fileName: string, media: Buffer): RequestSpec {
-  const head =
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="config"\r\n\r\n${JOB_CONFIG}\r\n` +
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="data_file"; filename="${fileName}"\r\nContent-Type: audio/wav\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head), media, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
-  return {
-    method: "POST",
-    path: "/v2/jobs",
-    headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, "x-sm-processing-data": PROCESSING_DATA },
-    body,
-  };
-}
-
-/** The POST /transcribe-batch-async body: the media as file; the job is queued. */
-function queuedJobRequest(fileName: string, media: Buffer): RequestSpec {
-  const head =
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="language_code"\r\n\r\nen-US\r\n` +
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\nContent-Type: audio/wav\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head), media, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
-  return { method: "POST", path: "/transcribe-batch-async", headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` }, body };
-}
-
-// ---------------------------------------------------------------------------------------
-// Statistics
-
-/** Nearest-rank percentile of unsorted values (0 for none). */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-/** CPU time (user + system, ms) a process has used so far; Linux only, else NaN. */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Clock ticks; USER_HZ is 100 on every Linux build Node supports.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU time (ms) all processes on the machine have used since boot; Linux only, else NaN. */
-function machineCpuMs(): number {
-  try {
-    // "cpu  user nice system idle iowait irq softirq steal ...": everything but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
+// CPU
 
 function ownCpuMs(): number {
   const usage = process.cpuUsage();
@@ -353,7 +212,7 @@ async function driveJobs(clients: readonly Client[], files: readonly string[], o
       const file = files[index]!;
       const started = performance.now();
       const body = await readFile(file);
-      const spec = options.api === "v2" ? jobRequest(path.basename(file), body) : queuedJobRequest(path.basename(file), body);
+      const spec = options.api === "v2" ? v2JobRequest(path.basename(file), body) : queuedJobRequest(path.basename(file), body);
       const jobId = await submitJob(client, spec, options.retryMs, samples);
       if (await awaitJob(client, jobId, options.pollMs, samples)) samples.submitToDoneMs.push(performance.now() - started);
       else samples.failed += 1;
@@ -436,10 +295,6 @@ type BenchServers = {
   stop(): Promise<ServerStats[]>;
 };
 
-async function databaseFor(kind: DatabaseKind): Promise<TestDatabase | null> {
-  return kind === "postgres" ? createTestDatabase("postgresql") : null;
-}
-
 /** The servers on a fresh DATA_DIR (and, for postgres, a fresh database); stop() removes both. */
 async function startBenchServers(options: Options, runIndex: number): Promise<BenchServers> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-data-"));
@@ -448,25 +303,16 @@ async function startBenchServers(options: Options, runIndex: number): Promise<Be
     await rm(dataDir, { recursive: true, force: true });
     await database?.drop();
   };
-  cleanups.add(discard);
+  addCleanup(discard);
   const profileDir = path.join(RESULTS_DIR, `cpu-prof-run${runIndex + 1}`);
   const servers: ServerProcess[] = [];
   for (let i = 0; i < options.replicas; i++) {
-    const server = await startServerProcess({
-      env: {
-        DATA_DIR: dataDir,
-        ...(database ? { DATABASE_URL: database.url } : {}),
-        PARALLEL: String(options.parallel),
-        ASR_ENGINE_MODULE: path.join(ROOT, "bench/instant-engine.ts"),
-        // "info", not "warn": startServerProcess waits for the info-level "listening" line, and
-        // the statistics line comes at info when the server stops.
-        LOG_LEVEL: "info",
-        ...(options.cpuProf ? profilerEnv(profileDir) : {}),
-      },
+    const server = await startInstantServer({
+      dataDir,
+      ...(database ? { databaseUrl: database.url } : {}),
+      parallel: options.parallel,
+      ...(options.cpuProf ? { env: profilerEnv(profileDir) } : {}),
     });
-    // Tracked only once listening (startServerProcess hides the child until then); a Ctrl-C
-    // during start-up reaches the server directly, as it shares the terminal's process group.
-    track(server.child);
     servers.push(server);
   }
   return {
@@ -480,7 +326,7 @@ async function startBenchServers(options: Options, runIndex: number): Promise<Be
         if (!line) throw new Error(`a server stopped without its statistics:\n${server.output().slice(-2000)}`);
         return JSON.parse(line) as ServerStats;
       });
-      cleanups.delete(discard);
+      removeCleanup(discard);
       await discard();
       return stats;
     },
@@ -559,7 +405,7 @@ function toMetrics(samples: LoadSamples, wallS: number, cpu: CpuUse, jobs: numbe
 
 async function measureRun(options: Options, files: readonly string[], runIndex: number): Promise<RunMetrics> {
   const bench = await startBenchServers(options, runIndex);
-  const clients = bench.servers.map((server) => createClient(server.baseUrl, Math.ceil(options.concurrency / bench.servers.length)));
+  const clients = bench.servers.map((server) => createClient(server.baseUrl, { maxSockets: Math.ceil(options.concurrency / bench.servers.length) }));
   let stopped = false;
   try {
     const pids = bench.servers.map((server) => server.child.pid);
@@ -602,7 +448,7 @@ function startTrivialServer(): Promise<{ baseUrl: string; child: ChildProcess }>
 
 async function measureBaseline(options: Options): Promise<Baseline> {
   const { baseUrl, child } = await startTrivialServer();
-  const client = createClient(baseUrl, options.concurrency);
+  const client = createClient(baseUrl, { maxSockets: options.concurrency });
   const latencies: number[] = [];
   let remaining = options.baselineRequests;
   const loop = async () => {
@@ -671,7 +517,6 @@ async function writeSummary(summary: unknown): Promise<string> {
 // ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  installExitHandlers();
   const options = parseOptions(process.argv.slice(2));
   console.log("machine:", machine());
   console.log(
@@ -679,7 +524,7 @@ async function main(): Promise<void> {
   );
 
   const mediaDir = await mkdtemp(path.join(os.tmpdir(), "bench-control-plane-media-"));
-  cleanups.add(() => rm(mediaDir, { recursive: true, force: true }));
+  addCleanup(() => rm(mediaDir, { recursive: true, force: true }));
   const files = await writeWavFiles(mediaDir, options.jobs);
 
   const runs: RunMetrics[] = [];
@@ -701,11 +546,4 @@ async function main(): Promise<void> {
   console.log(`summary: ${path.relative(ROOT, file)}`);
 }
 
-main().catch(async (error: unknown) => {
-  // After Ctrl-C the signal handler owns cleanup and the exit code.
-  if (interrupted) return;
-  process.stderr.write(`control-plane bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  for (const child of children) child.kill("SIGKILL");
-  await runCleanups();
-  process.exit(1);
-});
+runBench("control-plane bench", main);
