@@ -10,6 +10,7 @@ export type AppErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA"
   | "BUSY"
+  | "INSUFFICIENT_STORAGE"
   | "UNAUTHORIZED"
   | "FORBIDDEN"
   | "TIMEOUT"
@@ -48,6 +49,7 @@ const HTTP_STATUS: Record<AppErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA: 415,
   BUSY: 503,
+  INSUFFICIENT_STORAGE: 507,
   TIMEOUT: 504,
   INTERNAL: 500,
 };
@@ -66,14 +68,33 @@ export function publicMessageOf(error: unknown): string {
   return "Internal error";
 }
 
-/** A one-line description for logs and `lastError`, never a stack trace. */
+/**
+ * A one-line description for logs, `lastError` and /live, never a stack trace: the first line
+ * that says something.
+ *
+ * - Prisma's messages open with a header naming the call and put the reason last, after
+ *   blank lines: "\nInvalid `prisma.$queryRawUnsafe()` invocation:\n\n\nRaw query failed.
+ *   Code: `N/A`. Message: `Can't reach database server at 127.0.0.1:5433`". The reason is the
+ *   quoted message.
+ * - Node's connection errors can have no message at all: connecting to a host name with
+ *   several addresses ("localhost") fails with an AggregateError of one error per address.
+ */
 export function describeError(error: unknown): string {
-  // The first line that says something: some clients (Prisma's) start their messages with a
-  // blank line, and an empty reason is no reason.
-  const text = error instanceof Error ? error.message : String(error);
-  const line = text
+  if (error instanceof AggregateError && !error.message.trim() && error.errors.length > 0) {
+    return [...new Set(error.errors.map(describeError))].join("; ").slice(0, 2000);
+  }
+  if (!(error instanceof Error)) return String(error).trim().slice(0, 2000) || "unknown error";
+  const lines = error.message
     .split("\n")
-    .map((part) => part.trim())
-    .find((part) => part.length > 0);
-  return (line ?? (error instanceof Error ? error.name : "unknown error")).slice(0, 2000);
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  const first = lines[0];
+  let reason = first !== undefined && /^Invalid `.*` invocation/.test(first) && lines.length > 1 ? lines[lines.length - 1]! : first;
+  const quoted = reason === undefined ? null : /Message: `(.+)`\.?$/.exec(reason);
+  if (quoted?.[1]) reason = quoted[1];
+  if (!reason) {
+    const code = (error as NodeJS.ErrnoException).code;
+    reason = code ? `${error.name} (${code})` : error.name;
+  }
+  return reason.slice(0, 2000);
 }

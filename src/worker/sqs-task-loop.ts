@@ -42,6 +42,11 @@ const INLINE_SEGMENTS_MAX_BYTES = 200_000;
 /** ms between progress reports at most: progress is for people watching, the heartbeat keeps the lease. */
 const PROGRESS_REPORT_MIN_MS = 1_000;
 
+/** s before a task that failed for a passing reason is delivered again: 1, 2, 4, … capped by the visibility timeout. */
+export function redeliveryDelayS(receiveCount: number, visibilityTimeoutS: number): number {
+  return Math.min(visibilityTimeoutS, 2 ** Math.max(0, receiveCount - 1));
+}
+
 class TaskTimeout extends Error {
   constructor(ms: number) {
     super(`The task timed out after ${Math.round(ms / 1000)} s`);
@@ -59,7 +64,7 @@ class TaskTimeout extends Error {
  * - A crash (even SIGKILL) before the delete: the task reappears after its visibility
  *   timeout and another worker runs it; the control plane applies one result per attempt.
  * - A failure a retry may fix: a delivery-failed event is published and the task made
- *   visible again at once; after the queue's maxReceiveCount SQS moves it to the DLQ.
+ *   visible again after a delay that doubles per delivery (redeliveryDelayS); after the queue's maxReceiveCount SQS moves it to the DLQ.
  * - A permanent failure (bad media, the task's timeout): published as a failed result.
  * - Stopping: the task is made visible again at once and a handed-back event published.
  */
@@ -146,7 +151,9 @@ export function startTaskLoops(options: TaskLoopOptions): TaskLoops {
         logger.info(result.ok ? "task done" : "task failed permanently", { ...log, ...(result.ok ? {} : { error: result.error }) });
       } else {
         await publish({ version: TASK_CONTRACT_VERSION, kind: "delivery-failed", jobId: task.jobId, attempt: task.attempt, error: result.error, receiveCount, worker });
-        await visibility(message, 0);
+        // Back in the queue after a pause that doubles with each delivery: a passing fault (the
+        // blob store unreachable for seconds) would otherwise use up every delivery at once.
+        await visibility(message, redeliveryDelayS(receiveCount, options.visibilityTimeoutS));
         logger.warn("task failed; handed back to the queue for another delivery", { ...log, error: result.error });
       }
     } catch (error) {

@@ -10,6 +10,7 @@ import { describeError } from "../../src/server/errors";
 import { isApiKey } from "../../src/server/http/auth";
 import { jsonDepth, parseBoundedJson } from "../../src/server/http/bounded-json";
 import { contentTypeOfFormat } from "../../src/server/media/content-types";
+import { redeliveryDelayS } from "../../src/worker/sqs-task-loop";
 
 describe("content types from the probe", () => {
   it("names media by the probed format and serves anything unknown as opaque bytes", () => {
@@ -114,5 +115,12 @@ describe("npm project configuration", () => {
     const manifest = JSON.parse(await fs.readFile(path.resolve("package.json"), "utf8")) as { allowScripts?: Record<string, boolean> };
     // npm 11 reads allowScripts: the package's install script would download a CUDA build.
     assert.equal(manifest.allowScripts?.["onnxruntime-node"], false);
+  });
+});
+
+describe("redelivery of a task that failed for a passing reason", () => {
+  it("waits 1, 2, 4, … seconds, never longer than the visibility timeout", () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 9].map((count) => redeliveryDelayS(count, 60)), [1, 2, 4, 8, 16, 60]);
+    assert.equal(redeliveryDelayS(0, 60), 1);
   });
 });

@@ -38,6 +38,8 @@ const SQLITE_PRAGMAS = [
   "PRAGMA journal_mode = WAL",
   "PRAGMA synchronous = NORMAL",
   "PRAGMA foreign_keys = ON",
+  // Temporary files in memory, not in TMPDIR (see sqlite-sql-client.ts): a full /tmp must not fail the database.
+  "PRAGMA temp_store = MEMORY",
 ].join(";\n");
 
 /**

@@ -33,6 +33,7 @@ const V2_ERROR_TITLES: Record<number, string> = {
   413: "File too large",
   415: "Unsupported media",
   503: "Server busy",
+  507: "Insufficient storage",
   504: "Timeout",
   500: "Internal Server Error",
 };

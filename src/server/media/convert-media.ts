@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { PermanentJobError } from "../errors";
 import { resolveFfmpegBinaries } from "./ffmpeg-binaries";
 import { probeMedia } from "./probe-media";
@@ -5,6 +6,9 @@ import { type ConvertOptions } from "./convert-options";
 import { runProcess } from "./run-process";
 
 export { convertOptionsSchema, type ConvertOptions } from "./convert-options";
+
+/** What ffmpeg prints when the output cannot be written (disk full, quota, a failed flush). */
+const WRITE_FAILURE = /No space left on device|Disk quota exceeded|Error writing trailer|Error closing file|Error submitting a packet to the muxer/i;
 
 export const CONVERT_CONTENT_TYPES: Record<ConvertOptions["format"], string> = { mp4: "video/mp4", m4a: "audio/mp4", mp3: "audio/mpeg", wav: "audio/wav" };
 
@@ -45,10 +49,12 @@ export async function convertMedia(args: { input: string; output: string; option
       if (match && args.durationS > 0) args.onProgress?.(Math.min(1, Number(match[1]) / 1e6 / args.durationS));
     },
   });
-  if (result.exitCode !== 0) {
-    const reason = result.stderrTail.trim().split("\n").filter(Boolean).slice(-2).join("; ") || `ffmpeg exited with ${result.exitCode ?? result.exitSignal}`;
-    throw new PermanentJobError(`The conversion failed: ${reason}`);
-  }
+  const reason = result.stderrTail.trim().split("\n").filter(Boolean).slice(-2).join("; ") || `ffmpeg exited with ${result.exitCode ?? result.exitSignal}`;
+  // ffmpeg may exit 0 after failing to write (a full disk gives an empty or truncated file
+  // that even probes as whole): its write errors are this machine's problem, retried later.
+  if (WRITE_FAILURE.test(result.stderrTail)) throw new Error(`The conversion could not write its output: ${reason}`);
+  if (result.exitCode !== 0) throw new PermanentJobError(`The conversion failed: ${reason}`);
+  if ((await stat(args.output)).size === 0) throw new Error("The conversion wrote an empty file");
   const info = await probeMedia(args.output, args.signal);
   const codecs = ffprobe ? await streamCodecs(ffprobe, args.output, args.signal) : { video: null, audio: info.audioCodec };
   return { format: args.options.format, durationS: info.durationS, videoCodec: codecs.video, audioCodec: codecs.audio };

@@ -52,13 +52,13 @@ export function assertObjectKey(key: string): void {
 
 /**
  * This machine's disk (or quota) is full: ENOSPC or EDQUOT while storing bytes. It says
- * nothing about the upload or the job, and passes once space is freed, so it is BUSY (503:
- * try again later; a job retries it with backoff) with a message a client can act on,
- * never a bare 500. The system error stays in `cause` for the operator's log.
+ * nothing about the upload or the job, and passes once space is freed: 507 Insufficient
+ * Storage with a message a client can act on (a job retries it with backoff), never a bare
+ * 500, and logged for the operator like any 5xx. The system error stays in `cause`.
  */
 export class StorageFullError extends AppError {
   constructor(readonly cause: unknown) {
-    super("BUSY", "The server has no storage space left to store this file; try again later");
+    super("INSUFFICIENT_STORAGE", "The server has no storage space left to store this file; try again later");
     this.name = "StorageFullError";
   }
 }

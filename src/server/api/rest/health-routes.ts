@@ -1,5 +1,4 @@
 import type { App } from "../../app";
-import { describeDatabaseError } from "../../db/database-errors";
 import { describeError } from "../../errors";
 import { assertAuthorized } from "../../http/auth";
 import { sendJson } from "../../http/respond";
@@ -23,9 +22,9 @@ export function registerHealthRoutes(router: Router, app: App): void {
   router.on("GET", "/live", async ({ res }) => {
     const remote = app.remote;
     const checks = await Promise.all([
-      remote ? probeDependency("sqs", () => remote.queueStats(), describeError) : null,
-      // Prisma's own messages put the reason last (describeDatabaseError says why).
-      probeDependency("database", () => app.database.prisma.$queryRawUnsafe("SELECT 1"), describeDatabaseError),
+      remote ? probeDependency("sqs", () => remote.queueStats()) : null,
+      // Prisma's own messages put the reason last; describeError finds it.
+      probeDependency("database", () => app.database.prisma.$queryRawUnsafe("SELECT 1")),
     ]);
     const problems = [...(app.engine.error ? [`engine: ${app.engine.error}`] : []), ...checks.filter((problem): problem is string => problem !== null)];
     if (problems.length) sendJson(res, 503, { live: false, reasons: problems });
@@ -43,14 +42,14 @@ export function registerHealthRoutes(router: Router, app: App): void {
 const PROBE_TIMEOUT_MS = 5000;
 
 /** `name: reason` when `check` fails or does not answer within PROBE_TIMEOUT_MS; null when it answered. */
-async function probeDependency(name: string, check: () => Promise<unknown>, describe: (error: unknown) => string): Promise<string | null> {
+async function probeDependency(name: string, check: () => Promise<unknown>): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`${name}: no answer within ${PROBE_TIMEOUT_MS / 1000} s`), PROBE_TIMEOUT_MS);
   });
   const answered = check().then(
     () => null,
-    (error: unknown) => `${name}: ${describe(error)}`,
+    (error: unknown) => `${name}: ${describeError(error)}`,
   );
   try {
     return await Promise.race([answered, late]);

@@ -33,6 +33,10 @@ export function openSqliteSqlClient(file: string, options: { onBackgroundError?:
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 0");
+  // Statement journals and sort b-trees in memory, not in TMPDIR: a full /tmp (often a small
+  // tmpfs) must not fail the job store with SQLITE_FULL while the database's own disk has room.
+  // They are small here: transactions are a job's rows, and reads are bounded.
+  db.pragma("temp_store = MEMORY");
   // Checkpoints run on a thread of their own (see sqlite-checkpointer.ts), never inside a commit here.
   db.pragma("wal_autocheckpoint = 0");
   const checkpointer = startCheckpointer(file, { intervalMs: CHECKPOINT_INTERVAL_MS, onError: options.onBackgroundError ?? (() => undefined) });
