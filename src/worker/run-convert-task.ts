@@ -19,7 +19,7 @@ export async function runConvertTask(task: ConvertTask, runtime: TaskRuntime): P
   const output = path.join(runtime.workDir, `${task.jobId}-${task.attempt}-${randomBytes(4).toString("hex")}.${task.options.format}`);
   try {
     const converted = await convertMedia({
-      input: await runtime.blobs.localPath(task.mediaBlobKey),
+      input: await runtime.blobs.localPath(task.mediaBlobKey, runtime.signal),
       output,
       options: task.options,
       durationS: task.sourceDurationS,

@@ -7,7 +7,7 @@ import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./t
 export async function runTranscribeTask(task: TranscribeTask, runtime: TaskRuntime): Promise<TaskResult> {
   const started = performance.now();
   try {
-    const mediaPath = await runtime.blobs.localPath(task.mediaBlobKey);
+    const mediaPath = await runtime.blobs.localPath(task.mediaBlobKey, runtime.signal);
     const output = await transcribeMedia({
       mediaPath,
       language: task.language,

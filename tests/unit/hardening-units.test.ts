@@ -11,6 +11,7 @@ import { isApiKey } from "../../src/server/http/auth";
 import { jsonDepth, parseBoundedJson } from "../../src/server/http/bounded-json";
 import { contentTypeOfFormat } from "../../src/server/media/content-types";
 import { redeliveryDelayS } from "../../src/worker/sqs-task-loop";
+import { unlessAborted } from "../../src/server/storage/blob-store";
 
 describe("content types from the probe", () => {
   it("names media by the probed format and serves anything unknown as opaque bytes", () => {
@@ -122,5 +123,16 @@ describe("redelivery of a task that failed for a passing reason", () => {
   it("waits 1, 2, 4, … seconds, never longer than the visibility timeout", () => {
     assert.deepEqual([1, 2, 3, 4, 5, 9].map((count) => redeliveryDelayS(count, 60)), [1, 2, 4, 8, 16, 60]);
     assert.equal(redeliveryDelayS(0, 60), 1);
+  });
+});
+
+describe("waiting for a shared download", () => {
+  it("ends with the caller's abort, not with the download", async () => {
+    const never = new Promise<string>(() => undefined);
+    const stop = new AbortController();
+    const waiting = unlessAborted(never, stop.signal);
+    stop.abort(new Error("the worker is stopping"));
+    await assert.rejects(waiting, /the worker is stopping/);
+    assert.equal(await unlessAborted(Promise.resolve("path"), new AbortController().signal), "path");
   });
 });

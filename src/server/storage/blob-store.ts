@@ -22,7 +22,7 @@ export type BlobStore = {
   /** Streams `source` in, hashing as it goes; rejects (and keeps nothing) if it exceeds `maxBytes`. */
   put(source: Readable, opts: { maxBytes: number; signal?: AbortSignal }): Promise<StoredBlob>;
   /** A path on local disk holding the blob (downloaded to a temp file for remote stores). */
-  localPath(key: string): Promise<string>;
+  localPath(key: string, signal?: AbortSignal): Promise<string>;
   /** The URI shown to users (`file:///...` or `s3://bucket/key`). */
   uri(key: string): string;
   exists(key: string): Promise<boolean>;
@@ -61,6 +61,20 @@ export class StorageFullError extends AppError {
     super("INSUFFICIENT_STORAGE", "The server has no storage space left to store this file; try again later");
     this.name = "StorageFullError";
   }
+}
+
+/**
+ * `pending`, or the abort reason as soon as `signal` aborts: a caller that stops (a worker
+ * shutting down) need not wait out a download other callers share and that keeps going.
+ */
+export function unlessAborted<T>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return pending;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** ENOSPC / EDQUOT as a StorageFullError; any other error unchanged. */

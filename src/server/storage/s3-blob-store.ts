@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { AppError } from "../errors";
-import { asStorageError, assertObjectKey, BlobMissingError, type BlobStore, type StoredBlob } from "./blob-store";
+import { asStorageError, assertObjectKey, BlobMissingError, unlessAborted, type BlobStore, type StoredBlob } from "./blob-store";
 import { assertContentKey, contentKey, isContentKey, receiveToFile, removeFilesOlderThan } from "./receive-to-file";
 
 export type S3BlobStoreOptions = {
@@ -128,14 +128,14 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       }
       return { key, sha256, sizeBytes, head };
     },
-    localPath(key) {
+    localPath(key, signal) {
       assertContentKey(key);
       let pending = downloads.get(key);
       if (!pending) {
         pending = download(key).finally(() => downloads.delete(key));
         downloads.set(key, pending);
       }
-      return pending;
+      return unlessAborted(pending, signal);
     },
     uri(key) {
       return `s3://${bucket}/${objectKey(key)}`;
