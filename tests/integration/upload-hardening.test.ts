@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
@@ -207,6 +208,28 @@ describe("uploads and media under hostile clients", () => {
     const body = JSON.stringify({ json: { mediaFileId: "x".repeat(5 * 1024 * 1024) } });
     const response = await fetch(`${server.baseUrl}/api/trpc/jobs.create`, { method: "POST", headers: { ...AUTH, "content-type": "application/json" }, body });
     assert.equal(response.status, 413);
+    assert.equal((await fetch(`${server.baseUrl}/live`)).status, 200);
+  });
+
+  it("says on /live when it is about to run out of descriptors, and recovers with them", async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip("lowering another process's limit with prlimit needs root");
+      return;
+    }
+    const pid = String(server.child.pid);
+    const open = await openDescriptors(server.child.pid!);
+    const soft = /^Max open files\s+(\S+)/m.exec(await fs.readFile(`/proc/${pid}/limits`, "utf8"))?.[1] ?? "1024";
+    // A soft limit barely above what is open now (the check itself opens /proc files); the
+    // hard limit stays, so the soft one can be raised back.
+    execFileSync("prlimit", ["--pid", pid, `--nofile=${open + 4}:`]);
+    try {
+      const live = await fetch(`${server.baseUrl}/live`);
+      assert.equal(live.status, 503);
+      const body = (await live.json()) as { reasons: string[] };
+      assert.ok(body.reasons.some((reason) => /^descriptors: \d+ of \d+ open/.test(reason)), JSON.stringify(body));
+    } finally {
+      execFileSync("prlimit", ["--pid", pid, `--nofile=${soft}:`]);
+    }
     assert.equal((await fetch(`${server.baseUrl}/live`)).status, 200);
   });
 

@@ -12,6 +12,7 @@ import { jsonDepth, parseBoundedJson } from "../../src/server/http/bounded-json"
 import { contentTypeOfFormat } from "../../src/server/media/content-types";
 import { redeliveryDelayS } from "../../src/worker/sqs-task-loop";
 import { unlessAborted } from "../../src/server/storage/blob-store";
+import { parseOpenFilesLimit } from "../../src/server/process-health";
 
 describe("content types from the probe", () => {
   it("names media by the probed format and serves anything unknown as opaque bytes", () => {
@@ -134,5 +135,14 @@ describe("waiting for a shared download", () => {
     stop.abort(new Error("the worker is stopping"));
     await assert.rejects(waiting, /the worker is stopping/);
     assert.equal(await unlessAborted(Promise.resolve("path"), new AbortController().signal), "path");
+  });
+});
+
+describe("the descriptor limit", () => {
+  it("is read from /proc/<pid>/limits, soft value, unlimited as none", () => {
+    const limits = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n";
+    assert.equal(parseOpenFilesLimit(limits), 1024);
+    assert.equal(parseOpenFilesLimit(limits.replace("1024", "unlimited")), null);
+    assert.equal(parseOpenFilesLimit("nothing here"), null);
   });
 });

@@ -2,6 +2,7 @@ import type { App } from "../../app";
 import { describeError } from "../../errors";
 import { assertAuthorized } from "../../http/auth";
 import { sendJson } from "../../http/respond";
+import { DESCRIPTOR_ALARM_SHARE, descriptorUsage } from "../../process-health";
 import type { Router } from "../../http/router";
 
 /** GET /jobs, /live, /ready of the batch worker spec (Kubernetes probes). */
@@ -27,6 +28,10 @@ export function registerHealthRoutes(router: Router, app: App): void {
       probeDependency("database", () => app.database.prisma.$queryRawUnsafe("SELECT 1")),
     ]);
     const problems = [...(app.engine.error ? [`engine: ${app.engine.error}`] : []), ...checks.filter((problem): problem is string => problem !== null)];
+    const descriptors = await descriptorUsage();
+    if (descriptors && descriptors.open >= descriptors.limit * DESCRIPTOR_ALARM_SHARE) {
+      problems.push(`descriptors: ${descriptors.open} of ${descriptors.limit} open (new uploads and connections will fail)`);
+    }
     if (problems.length) sendJson(res, 503, { live: false, reasons: problems });
     else sendJson(res, 200, { live: true });
   });
