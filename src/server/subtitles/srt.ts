@@ -1,4 +1,3 @@
-import { AppError } from "../errors";
 import { formatTimestamp, parseTimingLine, splitLines, subtitleErrorFactory, type Cue } from "./cues";
 
 /** Renders cues as SubRip (SRT): `00:00:01,234 --> 00:00:02,000`, blocks separated by a blank line. */

@@ -1,4 +1,3 @@
-import { AppError } from "../errors";
 import { formatTimestamp, parseTimingLine, splitLines, subtitleErrorFactory, type Cue } from "./cues";
 
 /**

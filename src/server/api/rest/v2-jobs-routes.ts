@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { sendJson, sendText, v2ErrorShape } from "../../http/respond";
-import type { RouteContext, Router } from "../../http/router";
+import type { Router } from "../../http/router";
 import { guardedRoute } from "./guard";
 import { transcriptionTaskSchema } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
