@@ -80,4 +80,15 @@ describe("blob lifecycle", () => {
     assert.ok(!(settled.failureReason ?? "").includes(t.dataDir), settled.failureReason ?? "");
     assert.equal(settled.attempts, 1, "a missing blob is not retried");
   });
+
+  it("takes an SRT of 200,000 cues (its length is found without spreading them into Math.max)", async () => {
+    const time = (ms: number) => new Date(ms).toISOString().slice(11, 23).replace(".", ",");
+    const srt = Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n${time(i * 100)} --> ${time(i * 100 + 90)}\nline ${i}\n`).join("\n");
+    const form = new FormData();
+    form.append("file", new Blob([srt], { type: "application/x-subrip" }), "long.srt");
+    const response = await fetch(`${t.baseUrl}/api/uploads`, { method: "POST", body: form });
+    assert.equal(response.status, 201, await response.clone().text());
+    const { media } = (await response.json()) as { media: { durationS: number } };
+    assert.equal(media.durationS, 19_999.99);
+  });
 });
