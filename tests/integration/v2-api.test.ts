@@ -25,8 +25,10 @@ for (const provider of TEST_PROVIDERS) {
         body: await v2JobForm(clip.path, { type: "transcription", transcription_config: { language: "en", operating_point: "enhanced" } }),
       });
       assert.equal(response.status, 201);
-      const body = (await response.json()) as { job_id: string };
+      const body = (await response.json()) as { job_id: string; id: string };
       assert.match(body.job_id, /^[0-9a-f]{20}$/);
+      // The vendor's SDK reads `id`; seed 000 names it `job_id`: both are there.
+      assert.equal(body.id, body.job_id);
       jobId = body.job_id;
       const job = await waitForV2Job(t.baseUrl, jobId);
       assert.equal(job.status, "DONE");

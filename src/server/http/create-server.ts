@@ -70,12 +70,15 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
         await match.handler({ req, res, params: match.params, url });
         return;
       }
-      if (fallback) {
+      // API paths never reach the dashboard: a client of an API gets that API's JSON 404, not
+      // an HTML page (or a Next.js "Server Action" error for a POST).
+      const family = apiFamilyOf(url.pathname);
+      if (fallback && family === null) {
         setDashboardHeaders(res);
         await fallback(req, res);
         return;
       }
-      sendJson(res, 404, { code: 404, error: "Not found", detail: `No route for ${req.method} ${url.pathname}` });
+      sendNotFound(res, family ?? "v2", `No route for ${req.method} ${url.pathname}`);
     };
     handle().catch((error: unknown) => {
       if (!(error instanceof AppError)) app.logger.error("unhandled request error", { url: redactUrl(req.url), error: describeError(error) });
@@ -89,6 +92,27 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   server.headersTimeout = Math.min(60_000, app.config.http.requestTimeoutMs);
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/** Which API a path belongs to (its error shape), or null for the dashboard's pages. */
+export type ApiFamily = "v2" | "async" | "openai";
+
+export function apiFamilyOf(pathname: string): ApiFamily | null {
+  if (pathname === "/v1" || pathname.startsWith("/v1/")) return "openai";
+  if (/^\/(v2|api)(\/|$)/.test(pathname)) return "v2";
+  if (/^\/transcribe-/.test(pathname)) return "async";
+  return null;
+}
+
+function sendNotFound(res: http.ServerResponse, family: ApiFamily, message: string): void {
+  if (family === "openai") {
+    // OpenAI's error shape, which its SDKs parse.
+    sendJson(res, 404, { error: { message, type: "invalid_request_error", param: null, code: "not_found" } });
+  } else if (family === "async") {
+    sendJson(res, 404, { error: message, message: "Check the request path." });
+  } else {
+    sendJson(res, 404, { code: 404, error: "Not found", detail: message });
+  }
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

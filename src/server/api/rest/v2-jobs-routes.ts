@@ -86,7 +86,8 @@ export function registerV2Routes(router: Router, app: App): void {
           ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
           ...(tc.task ? { task: tc.task } : {}),
         });
-        sendJson(res, 201, { job_id: job.id });
+        // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.
+        sendJson(res, 201, { id: job.id, job_id: job.id });
       } catch (error) {
         await upload.discard();
         throw error;
