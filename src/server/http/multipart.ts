@@ -18,8 +18,6 @@ export type MultipartOptions<T> = {
    * aborts when the client goes away mid-body: the store must then stop and keep nothing.
    */
   storeFile(stream: Readable, info: { filename: string; mimeType: string; signal: AbortSignal }): Promise<T>;
-  /** Undo a stored file when the request fails after it was stored. */
-  discardFile?(stored: T): Promise<void>;
 };
 
 /** bytes: config JSON and other text fields are small; anything larger is a malformed request. */
@@ -60,7 +58,6 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
       settled = true;
       const file = filePromise ? await filePromise.catch((error: unknown) => (fail(error), null)) : null;
       if (failure) {
-        if (file && options.discardFile) await options.discardFile(file.stored).catch(() => undefined);
         reject(failure);
       } else {
         resolve({ fields, file });

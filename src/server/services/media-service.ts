@@ -69,12 +69,6 @@ export class MediaService {
   }
 
   /**
-   * Drops a staged upload whose row was never written. Its blob stays until the sweep: an
-   * identical upload may be about to reference it.
-   */
-  async discardStaged(_staged: StagedMedia): Promise<void> {}
-
-  /**
    * Streams an upload into the blob store and probes it, so that corrupt, empty and non-media
    * files are a 400 before any job exists; the row is returned unwritten (see StagedMedia).
    */

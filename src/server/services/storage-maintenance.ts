@@ -29,20 +29,29 @@ export class StorageMaintenance {
     private readonly options: StorageMaintenanceOptions,
   ) {}
 
-  /** Sweeps once now (awaited) and then every `intervalMs`. */
+  /**
+   * Removes partial uploads now (awaited: a restart after a SIGKILL frees their space before
+   * serving), then sweeps in the background, first at once and then every `intervalMs`. The
+   * unreferenced-blob sweep lists the whole store, so start-up does not wait for it.
+   */
   async start(): Promise<void> {
-    await this.sweepNow();
+    await this.sweep({ temp: true, blobs: false });
+    void this.sweep({ temp: false, blobs: true });
     this.timer = setInterval(() => void this.sweepNow(), this.options.intervalMs);
     this.timer.unref();
   }
 
   /** One sweep of temp files and unreferenced blobs; failures are logged, never thrown. */
   sweepNow(): Promise<void> {
+    return this.sweep({ temp: true, blobs: true });
+  }
+
+  private sweep(what: { temp: boolean; blobs: boolean }): Promise<void> {
     this.running = this.running.then(async () => {
       try {
         const now = Date.now();
-        const temp = await this.blobs.sweepTemp(new Date(now - this.options.tempMaxAgeMs));
-        const blobs = await this.media.sweepUnreferencedBlobs(new Date(now - this.options.blobGraceMs));
+        const temp = what.temp ? await this.blobs.sweepTemp(new Date(now - this.options.tempMaxAgeMs)) : 0;
+        const blobs = what.blobs ? await this.media.sweepUnreferencedBlobs(new Date(now - this.options.blobGraceMs)) : 0;
         if (temp || blobs) this.logger.info("storage swept", { partialUploads: temp, unreferencedBlobs: blobs });
       } catch (error) {
         this.logger.warn("storage sweep failed; the next one retries", { error: describeError(error) });

@@ -83,23 +83,18 @@ export function registerAsyncTranscribeRoutes(router: Router, app: App): void {
   const submit = async (ctx: RouteContext): Promise<{ job: JobView; uploadSeconds: number; languageCode: string }> => {
     const started = performance.now();
     const upload = await receiveMediaUpload(app, ctx.req, ["file"]);
-    try {
-      if (!upload.file) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
-      const languageCode = upload.fields.language_code?.trim() || "en-US";
-      const job = await app.jobs.createTranscription({
-        type: "transcribe",
-        media: upload.file.stored,
-        language: languageCode,
-        enginesRequested: 1,
-        origin: "async",
-        admission: "queue",
-        config: { language_code: languageCode },
-      });
-      return { job, uploadSeconds: (performance.now() - started) / 1000, languageCode };
-    } catch (error) {
-      await upload.discard();
-      throw error;
-    }
+    if (!upload.file) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
+    const languageCode = upload.fields.language_code?.trim() || "en-US";
+    const job = await app.jobs.createTranscription({
+      type: "transcribe",
+      media: upload.file.stored,
+      language: languageCode,
+      enginesRequested: 1,
+      origin: "async",
+      admission: "queue",
+      config: { language_code: languageCode },
+    });
+    return { job, uploadSeconds: (performance.now() - started) / 1000, languageCode };
   };
 
   router.on(

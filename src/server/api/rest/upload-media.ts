@@ -7,24 +7,14 @@ import { receiveMultipart, type MultipartResult } from "../../http/multipart";
 /**
  * Receives a multipart request whose media part is one of `fileFields`, storing and
  * probing the media as it streams in. Its row is not written: the caller records it (with
- * the job that uses it, or on its own), or calls `discard` if the request is rejected.
+ * the job that uses it, or on its own). A request rejected after that leaves nothing to undo:
+ * the stored blob, referenced by no row, goes with the unreferenced-blob sweep.
  */
-export async function receiveMediaUpload(
-  app: App,
-  req: IncomingMessage,
-  fileFields: readonly string[],
-): Promise<MultipartResult<StagedMedia> & { discard(): Promise<void> }> {
-  const received = await receiveMultipart<StagedMedia>(req, {
+export function receiveMediaUpload(app: App, req: IncomingMessage, fileFields: readonly string[]): Promise<MultipartResult<StagedMedia>> {
+  return receiveMultipart<StagedMedia>(req, {
     fileFields,
     storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null }, info.signal),
-    discardFile: (staged) => app.media.discardStaged(staged),
   });
-  return {
-    ...received,
-    discard: async () => {
-      if (received.file) await app.media.discardStaged(received.file.stored);
-    },
-  };
 }
 
 /** Parses a job's `config` form field (JSON, at most MAX_CONFIG_BYTES, bounded depth). */

@@ -65,33 +65,28 @@ export function registerV2Routes(router: Router, app: App): void {
       // Fail before the upload when the engines are not there; re-checked atomically after it.
       await app.jobs.assertCapacity(processing.parallel_engines);
       const upload = await receiveMediaUpload(app, req, ["data_file"]);
-      try {
-        if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');
-        if (!upload.file) {
-          throw new AppError("BAD_REQUEST", upload.fields.fetch_data !== undefined ? "fetch_data is not supported; upload the media as data_file" : 'Missing form field "data_file"');
-        }
-        const config = jobConfigSchema.safeParse(parseConfigField(app, upload.fields.config));
-        if (!config.success) throw new AppError("BAD_REQUEST", `Invalid config: ${zodMessage(config.error)}`);
-        const tc = config.data.transcription_config;
-        const job = await app.jobs.createTranscription({
-          type: "transcribe",
-          media: upload.file.stored,
-          language: tc.language,
-          enginesRequested: processing.parallel_engines,
-          origin: "v2",
-          admission: "immediate",
-          config: config.data,
-          userId: processing.user_id ?? null,
-          ...(tc.diarization ? { diarization: tc.diarization } : {}),
-          ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
-          ...(tc.task ? { task: tc.task } : {}),
-        });
-        // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.
-        sendJson(res, 201, { id: job.id, job_id: job.id });
-      } catch (error) {
-        await upload.discard();
-        throw error;
+      if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');
+      if (!upload.file) {
+        throw new AppError("BAD_REQUEST", upload.fields.fetch_data !== undefined ? "fetch_data is not supported; upload the media as data_file" : 'Missing form field "data_file"');
       }
+      const config = jobConfigSchema.safeParse(parseConfigField(app, upload.fields.config));
+      if (!config.success) throw new AppError("BAD_REQUEST", `Invalid config: ${zodMessage(config.error)}`);
+      const tc = config.data.transcription_config;
+      const job = await app.jobs.createTranscription({
+        type: "transcribe",
+        media: upload.file.stored,
+        language: tc.language,
+        enginesRequested: processing.parallel_engines,
+        origin: "v2",
+        admission: "immediate",
+        config: config.data,
+        userId: processing.user_id ?? null,
+        ...(tc.diarization ? { diarization: tc.diarization } : {}),
+        ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
+        ...(tc.task ? { task: tc.task } : {}),
+      });
+      // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.
+      sendJson(res, 201, { id: job.id, job_id: job.id });
     }),
   );
 
