@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
-import { openAsBlob } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database";
 import { waitFor } from "../helpers/wait-for";
+import { submitAsyncJob, type AsyncJob } from "../helpers/async-api";
 
 const JOBS = 8;
 const LEASE_MS = 2_000;
 const clips = librivoxClips();
 
-type AsyncJob = { job_name: string; status: string; failure_reason?: string };
 
 
 /**
@@ -47,12 +45,7 @@ describe("two control planes share one queue", { timeout: 240_000 }, () => {
     const names: string[] = [];
     for (let i = 0; i < JOBS; i++) {
       const clip = clips[i % clips.length]!;
-      const form = new FormData();
-      form.append("file", await openAsBlob(clip.path), path.basename(clip.path));
-      form.append("language_code", "en-US");
-      const response = await fetch(`${a!.baseUrl}/transcribe-batch-async`, { method: "POST", body: form });
-      assert.equal(response.status, 201);
-      names.push(((await response.json()) as AsyncJob).job_name);
+      names.push(await submitAsyncJob(a!.baseUrl, clip.path));
     }
     const ids = names.map((name) => name.replace(/^transcribe-/, ""));
 

@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
-import { openAsBlob } from "node:fs";
-import path from "node:path";
 import { after, describe, it } from "node:test";
 import { openDatabase } from "../../src/server/db/client";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { createTestDatabase, TEST_PROVIDERS, type TestDatabase } from "../helpers/test-database";
 import { waitFor } from "../helpers/wait-for";
+import { submitAsyncJob, type AsyncJob } from "../helpers/async-api";
 
 const JOBS = 20;
 const clips = librivoxClips();
 
-type AsyncJob = { job_name: string; status: string; failure_reason?: string };
 
 async function listJobs(baseUrl: string): Promise<AsyncJob[]> {
   const response = await fetch(`${baseUrl}/transcribe-jobs?max_results=100`);
@@ -40,12 +38,7 @@ for (const provider of TEST_PROVIDERS) {
       const names: string[] = [];
       for (let i = 0; i < JOBS; i++) {
         const clip = clips[i % clips.length]!;
-        const form = new FormData();
-        form.append("file", await openAsBlob(clip.path), path.basename(clip.path));
-        form.append("language_code", "en-US");
-        const response: Response = await fetch(`${server.baseUrl}/transcribe-batch-async`, { method: "POST", body: form });
-        assert.equal(response.status, 201);
-        names.push(((await response.json()) as AsyncJob).job_name);
+        names.push(await submitAsyncJob(server.baseUrl, clip.path));
       }
 
       // Kill once some jobs are done and others are mid-transcription.
