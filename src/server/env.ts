@@ -5,6 +5,9 @@ import { engineConfigFrom, engineEnvSchema, type EngineConfig } from "./asr/engi
 import { awsConfigFrom, awsEnvSchema, queueUrlSchema, type AwsConfig } from "./aws/aws-env";
 import { booleanString, describeEnvIssues, positiveInt } from "./env-types";
 
+/** A user name in API_KEYS (`key:user`). */
+const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+
 /**
  * The one environment schema. Validated at start (and by `npm run build`), so a bad
  * variable fails fast with its name instead of surfacing as a confusing error later.
@@ -63,20 +66,56 @@ export const envSchema = z.object({
   JOB_TIMEOUT_MS: positiveInt.default(2 * 60 * 60 * 1000),
   /**
    * Comma-separated API keys. When set, every API request needs `Authorization: Bearer <key>`.
-   * Set but holding no key (" , ") is refused: it would silently leave the API open.
+   * `key:user` makes a user's key (the user sees only their own jobs and files); a key
+   * without `:user` is an operator key (sees everything). Set but holding no key (" , ") is
+   * refused: it would silently leave the API open.
    */
   API_KEYS: z
     .string()
     .optional()
-    .transform((value, ctx) => {
+    .transform((value, ctx): ApiKey[] => {
       if (value === undefined || value === "") return [];
-      const keys = value
+      const entries = value
         .split(",")
-        .map((key) => key.trim())
+        .map((entry) => entry.trim())
         .filter(Boolean);
-      if (keys.length === 0) ctx.addIssue({ code: "custom", message: "holds no key (unset it to run without keys)" });
+      if (entries.length === 0) ctx.addIssue({ code: "custom", message: "holds no key (unset it to run without keys)" });
+      const keys: ApiKey[] = [];
+      for (const entry of entries) {
+        const colon = entry.lastIndexOf(":");
+        const key = colon === -1 ? entry : entry.slice(0, colon).trim();
+        const userId = colon === -1 ? null : entry.slice(colon + 1).trim();
+        if (!key) ctx.addIssue({ code: "custom", message: `an entry ("${entry.slice(0, 20)}") has no key before ":"` });
+        else if (userId !== null && !USER_ID.test(userId)) ctx.addIssue({ code: "custom", message: `user names are 1-128 letters, digits, ".", "_", "@" or "-" (after ":" in an entry)` });
+        else if (keys.some((known) => known.key === key)) ctx.addIssue({ code: "custom", message: "a key is listed twice" });
+        else keys.push({ key, userId });
+      }
       return keys;
     }),
+  /**
+   * Hosts (names or CIDRs, comma-separated) the server may fetch media from or call webhooks
+   * on although they resolve to private, loopback, link-local or metadata addresses.
+   */
+  OUTBOUND_ALLOW_HOSTS: z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((host) => host.trim().toLowerCase()).filter(Boolean)),
+  /** ms a media download (fetch_data, media_url, s3://) may take in all. */
+  MEDIA_FETCH_TIMEOUT_MS: positiveInt.default(10 * 60_000),
+  /** Signs every webhook body: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the body>`. */
+  WEBHOOK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** ms one webhook delivery attempt may take. */
+  WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+  /** ms before the second delivery attempt; doubles per attempt up to WEBHOOK_RETRY_MAX_MS. */
+  WEBHOOK_RETRY_BASE_MS: positiveInt.default(10_000),
+  WEBHOOK_RETRY_MAX_MS: positiveInt.default(15 * 60_000),
+  /** ms after the first attempt that a webhook is still retried (at least an hour by default: a day). */
+  WEBHOOK_GIVE_UP_AFTER_MS: positiveInt.default(24 * 3600_000),
+  /**
+   * POST /v2/jobs when its engines are busy: "reject" answers 503 (seed 000's worker), "queue"
+   * accepts and queues the job (what clients of the vendor's SaaS expect).
+   */
+  V2_WHEN_BUSY: z.enum(["reject", "queue"]).default("reject"),
   /** How /v2 spells statuses: "auto" = lowercase for Bearer-authenticated clients, else uppercase. */
   V2_STATUS_STYLE: z.enum(["auto", "upper", "lower"]).default("auto"),
   /** Serve the Next.js dashboard from the same port (needs `npm run build`). */
@@ -121,6 +160,9 @@ export const envSchema = z.object({
 
 export type EnvInput = z.input<typeof envSchema>;
 
+/** One entry of API_KEYS: a user's key, or an operator's (userId null). */
+export type ApiKey = { key: string; userId: string | null };
+
 /** Settings after parsing env and command line, with defaults resolved. */
 export type AppConfig = EngineConfig & {
   port: number;
@@ -148,7 +190,10 @@ export type AppConfig = EngineConfig & {
   maxConvertConcurrency: number;
   syncTranscribeTimeoutMs: number;
   jobTimeoutMs: number;
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  outbound: { allowHosts: string[]; mediaFetchTimeoutMs: number };
+  webhooks: { signingSecret: string | undefined; timeoutMs: number; retryBaseMs: number; retryMaxMs: number; giveUpAfterMs: number };
+  v2WhenBusy: "reject" | "queue";
   v2StatusStyle: "auto" | "upper" | "lower";
   serveUi: boolean;
   allFormatsDir: string | undefined;
@@ -225,6 +270,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobTimeoutMs: e.JOB_TIMEOUT_MS,
     ...engineConfigFrom(e, dataDir),
     apiKeys: e.API_KEYS,
+    outbound: { allowHosts: e.OUTBOUND_ALLOW_HOSTS, mediaFetchTimeoutMs: e.MEDIA_FETCH_TIMEOUT_MS },
+    webhooks: {
+      signingSecret: e.WEBHOOK_SIGNING_SECRET,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: Math.max(e.WEBHOOK_RETRY_BASE_MS, e.WEBHOOK_RETRY_MAX_MS),
+      giveUpAfterMs: e.WEBHOOK_GIVE_UP_AFTER_MS,
+    },
+    v2WhenBusy: e.V2_WHEN_BUSY,
     v2StatusStyle: e.V2_STATUS_STYLE,
     serveUi: e.SERVE_UI,
     allFormatsDir: cli.allFormatsDir ?? e.ALL_FORMATS_DIR,

@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createReadStream } from "node:fs";
@@ -31,7 +32,7 @@ describe("convert and batch_convert jobs (real ffmpeg)", { timeout: 180_000 }, (
 
   before(async () => {
     t = await startTestApp("sqlite", { PARALLEL: "2" });
-    caller = createCaller({ app: t.app });
+    caller = createCaller({ app: t.app, principal: OPERATOR });
     files = await makeTempDir("convert-");
     const make = (name: string, args: string[]) => {
       inputs[name] = files.file(name);

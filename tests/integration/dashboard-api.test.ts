@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
@@ -40,7 +41,7 @@ for (const provider of TEST_PROVIDERS) {
     before(async () => {
       // fix_srt jobs queued below must fail fast instead of calling a real LLM.
       t = await startTestApp(provider, { OPENAI_BASE_URL: "http://127.0.0.1:9/v1", OPENAI_API_KEY: "test", LLM_MAX_RETRIES: "0", JOB_MAX_ATTEMPTS: "1" });
-      caller = createCaller({ app: t.app });
+      caller = createCaller({ app: t.app, principal: OPERATOR });
       const media = await t.app.media.ingest(createReadStream(clips[0]!.path), { originalName: "clip.wav", contentType: "audio/wav" });
       const job = await caller.jobs.create({ mediaFileId: media.id, type: "generate_srt", language: "en" });
       const settled = await t.app.jobs.waitForSettled(job.id, 90_000);
@@ -163,7 +164,7 @@ for (const provider of TEST_PROVIDERS) {
 
     before(async () => {
       t = await startTestApp(provider);
-      caller = createCaller({ app: t.app });
+      caller = createCaller({ app: t.app, principal: OPERATOR });
     });
     after(() => t.close());
 

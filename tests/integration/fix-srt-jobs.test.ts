@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import path from "node:path";
@@ -38,7 +39,7 @@ describe("fix_srt and batch_fix_srt jobs", () => {
       const response = await fetch(`${t.baseUrl}/api/uploads`, { method: "POST", body: form });
       return { status: response.status, body: (await response.json()) as { media?: { id: string; format: string }; detail?: string; error?: string } };
     };
-    return { llm, t, caller: createCaller({ app: t.app }), upload };
+    return { llm, t, caller: createCaller({ app: t.app, principal: OPERATOR }), upload };
   };
 
   for (const limit of [1, 4]) {

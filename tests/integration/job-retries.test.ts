@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Readable } from "node:stream";
@@ -35,7 +36,7 @@ for (const provider of TEST_PROVIDERS) {
       });
       cleanups.push(() => llm.close(), () => t.close());
       const media = await t.app.media.ingest(Readable.from([Buffer.from(SRT)]), { originalName: "subs.srt", contentType: "application/x-subrip" });
-      const job = await createCaller({ app: t.app }).jobs.createFixSrt({ mediaFileId: media.id });
+      const job = await createCaller({ app: t.app, principal: OPERATOR }).jobs.createFixSrt({ mediaFileId: media.id });
       return { llm, t, job };
     };
 

@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
@@ -79,7 +80,7 @@ for (const provider of TEST_PROVIDERS) {
       );
 
       const before = { sql: t.app.sqlStats(), pg: provider === "postgresql" ? await postgresWrites(t.databaseUrl) : null, at: performance.now() };
-      const batch = await createCaller({ app: t.app }).jobs.createBatch({ mediaFileIds: ids, type: "batch_fix_srt" });
+      const batch = await createCaller({ app: t.app, principal: OPERATOR }).jobs.createBatch({ mediaFileIds: ids, type: "batch_fix_srt" });
       const settled = await t.app.jobs.waitForSettled(batch.id, 540_000);
       const elapsedS = (performance.now() - before.at) / 1000;
       const afterStats = { sql: t.app.sqlStats(), pg: provider === "postgresql" ? await postgresWrites(t.databaseUrl) : null };
@@ -115,7 +116,7 @@ for (const provider of TEST_PROVIDERS) {
       try {
         const srt = "1\n00:00:01,000 --> 00:00:02,500\nteh cue\n";
         const media = await app.app.media.ingest(Readable.from([Buffer.from(srt)]), { originalName: "one.srt", contentType: "application/x-subrip" });
-        const caller = createCaller({ app: app.app });
+        const caller = createCaller({ app: app.app, principal: OPERATOR });
         const batch = await caller.jobs.createBatch({ mediaFileIds: Array.from({ length: 3000 }, () => media.id), type: "batch_fix_srt" });
         await waitFor(`${LIMIT} children running (their LLM requests hang)`, 60_000, async () => ((await app.app.jobs.batchSummary(batch.id)).running === LIMIT ? true : undefined));
         const statementsBefore = app.app.sqlStats().statements;

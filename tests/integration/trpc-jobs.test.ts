@@ -1,3 +1,4 @@
+import { OPERATOR } from "../../src/server/access";
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import path from "node:path";
@@ -31,7 +32,7 @@ for (const provider of TEST_PROVIDERS) {
     before(async () => {
       t = await startTestApp(provider, { PARALLEL: "2" });
       files = await makeTempDir();
-      caller = createCaller({ app: t.app });
+      caller = createCaller({ app: t.app, principal: OPERATOR });
     });
     after(async () => {
       await t.close();

@@ -40,6 +40,6 @@ describe("environment and command line", () => {
   it("switches to PostgreSQL through DATABASE_URL and parses API keys", () => {
     const config = loadConfig({ DATABASE_URL: "postgresql://u@h/db", API_KEYS: "a, b,," }, []);
     assert.equal(config.databaseUrl, "postgresql://u@h/db");
-    assert.deepEqual(config.apiKeys, ["a", "b"]);
+    assert.deepEqual(config.apiKeys, [{ key: "a", userId: null }, { key: "b", userId: null }]);
   });
 });

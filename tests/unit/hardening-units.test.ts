@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { removeStaleWorkDirs } from "../../src/server/asr/pocketsphinx-engine";
 import { ConfigError, loadConfig } from "../../src/server/env";
 import { describeError } from "../../src/server/errors";
-import { isApiKey } from "../../src/server/http/auth";
+import { principalOfKey } from "../../src/server/http/auth";
 import { jsonDepth, parseBoundedJson } from "../../src/server/http/bounded-json";
 import { contentTypeOfFormat } from "../../src/server/media/content-types";
 import { redeliveryDelayS } from "../../src/worker/sqs-task-loop";
@@ -45,16 +45,29 @@ describe("bounded JSON", () => {
 
 describe("API keys", () => {
   it("accepts exactly the configured keys, whatever their lengths", () => {
-    const keys = ["short", "a-much-longer-key-of-another-length"];
-    assert.equal(isApiKey("short", keys), true);
-    assert.equal(isApiKey("a-much-longer-key-of-another-length", keys), true);
-    assert.equal(isApiKey("shor", keys), false);
-    assert.equal(isApiKey("shortx", keys), false);
-    assert.equal(isApiKey("", keys), false);
+    const keys = [
+      { key: "short", userId: null },
+      { key: "a-much-longer-key-of-another-length", userId: "alice" },
+    ];
+    assert.deepEqual(principalOfKey("short", keys), { kind: "operator" });
+    assert.deepEqual(principalOfKey("a-much-longer-key-of-another-length", keys), { kind: "user", userId: "alice" });
+    assert.equal(principalOfKey("shor", keys), null);
+    assert.equal(principalOfKey("shortx", keys), null);
+    assert.equal(principalOfKey("", keys), null);
+  });
+  it("reads key:user entries and refuses malformed or repeated ones", () => {
+    assert.deepEqual(loadConfig({ API_KEYS: "ops-key, alice-key:alice ,bob:key:bob" }, []).apiKeys, [
+      { key: "ops-key", userId: null },
+      { key: "alice-key", userId: "alice" },
+      { key: "bob:key", userId: "bob" },
+    ]);
+    assert.throws(() => loadConfig({ API_KEYS: "k:al ice" }, []), (error: unknown) => error instanceof ConfigError && /API_KEYS.*user names/.test(error.message));
+    assert.throws(() => loadConfig({ API_KEYS: ":alice" }, []), (error: unknown) => error instanceof ConfigError && /API_KEYS.*no key/.test(error.message));
+    assert.throws(() => loadConfig({ API_KEYS: "k:a,k:b" }, []), (error: unknown) => error instanceof ConfigError && /API_KEYS.*twice/.test(error.message));
   });
   it("refuses API_KEYS that is set but holds no key", () => {
     assert.throws(() => loadConfig({ API_KEYS: " , " }, []), (error: unknown) => error instanceof ConfigError && /API_KEYS.*holds no key/.test(error.message));
-    assert.deepEqual(loadConfig({ API_KEYS: " a, b ,," }, []).apiKeys, ["a", "b"]);
+    assert.deepEqual(loadConfig({ API_KEYS: " a, b ,," }, []).apiKeys, [{ key: "a", userId: null }, { key: "b", userId: null }]);
     assert.deepEqual(loadConfig({}, []).apiKeys, []);
   });
 });

@@ -9,4 +9,5 @@ export type {
   Prisma,
   Transcript,
   TranscriptSegment,
+  WebhookDelivery,
 } from "../../generated/prisma/sqlite/client";

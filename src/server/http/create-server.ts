@@ -8,7 +8,7 @@ import { registerUploadRoutes } from "../api/rest/upload-routes";
 import { registerV2Routes } from "../api/rest/v2-jobs-routes";
 import { appRouter } from "../api/trpc/root";
 import { AppError, describeError } from "../errors";
-import { assertApiKey, assertAuthorized } from "./auth";
+import { authenticate, authenticateKey } from "./auth";
 import { redactUrl, sendError, sendJson, v2ErrorShape } from "./respond";
 import { Router } from "./router";
 import { setBaselineHeaders, setDashboardHeaders } from "./security-headers";
@@ -42,13 +42,12 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
         // An EventSource (the dashboard's live views) cannot send headers: tRPC passes the
         // key as a connection parameter instead.
         const token = info.connectionParams?.token;
-        if (req.headers.authorization === undefined && token !== undefined) assertApiKey(token, app.config.apiKeys);
-        else assertAuthorized(req, app.config.apiKeys);
+        const principal = req.headers.authorization === undefined && token !== undefined ? authenticateKey(token, app.config.apiKeys) : authenticate(req, app.config.apiKeys);
+        return { app, principal };
       } catch (error) {
         if (error instanceof AppError) throw new TRPCError({ code: "UNAUTHORIZED", message: error.message, cause: error });
         throw error;
       }
-      return { app };
     },
   });
 

@@ -20,7 +20,8 @@ const QUOTED_MEDIA_COLUMNS = MEDIA_COLUMNS.map((column) => `"${column}"`).join("
 const INSERT_MEDIA = `INSERT INTO "MediaFile" (${QUOTED_MEDIA_COLUMNS}) VALUES (${MEDIA_COLUMNS.map(() => "?").join(", ")})`;
 const SELECT_MEDIA = `SELECT ${QUOTED_MEDIA_COLUMNS} FROM "MediaFile" WHERE "id" = ?`;
 
-export type UploadMeta = { originalName: string; contentType: string | null };
+/** What the uploader says of a file, and whose it is (null: an operator's, or no keys). */
+export type UploadMeta = { originalName: string; contentType: string | null; userId?: string | null };
 
 /**
  * An upload stored and probed whose row is not written yet: the job that uses it writes the
@@ -229,6 +230,7 @@ function mediaRow(stored: StoredBlob, meta: UploadMeta, info: MediaInfo): MediaF
     format: info.format,
     sampleRateHz: info.sampleRateHz,
     channels: info.channels,
+    userId: meta.userId ?? null,
     createdAt: new Date(),
   };
 }

@@ -1,6 +1,6 @@
 import type { App } from "../../app";
 import { describeError } from "../../errors";
-import { assertAuthorized } from "../../http/auth";
+import { authenticate } from "../../http/auth";
 import { sendJson } from "../../http/respond";
 import { DESCRIPTOR_ALARM_SHARE, descriptorUsage } from "../../process-health";
 import type { Router } from "../../http/router";
@@ -9,7 +9,7 @@ import type { Router } from "../../http/router";
 export function registerHealthRoutes(router: Router, app: App): void {
   // /jobs lists job ids: with API keys it needs one. /live and /ready stay open for probes.
   router.on("GET", "/jobs", async ({ req, res }) => {
-    assertAuthorized(req, app.config.apiKeys);
+    authenticate(req, app.config.apiKeys);
     const [capacity, queued] = await Promise.all([app.asr.capacity(), app.jobs.queueDepth()]);
     sendJson(res, 200, {
       active_jobs: capacity.activeJobs.map((job) => ({ job_id: job.jobId, parallel_engines: job.parallelEngines })),

@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
-import { assertAuthorizedWithQueryToken } from "../../http/auth";
+import { authenticateWithQueryToken } from "../../http/auth";
 import { parseByteRange } from "../../http/byte-range";
 import { STORED_FILE_HEADERS } from "../../http/security-headers";
 import { contentTypeOfFormat } from "../../media/content-types";
@@ -37,7 +37,7 @@ export function registerUploadRoutes(router: Router, app: App): void {
   // a converted video). Byte ranges let the dashboard's <audio>/<video> player seek;
   // ?disposition=inline plays instead of downloading; ?access_token= stands in for the
   // Authorization header a media element cannot send.
-  const mediaGuard = guardedRoute(app, v2ErrorShape, ({ req, url }) => assertAuthorizedWithQueryToken(req, url, app.config.apiKeys));
+  const mediaGuard = guardedRoute(app, v2ErrorShape, ({ req, url }) => authenticateWithQueryToken(req, url, app.config.apiKeys));
   router.on(
     "GET",
     "/api/media/:id/content",

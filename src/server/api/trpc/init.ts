@@ -1,10 +1,11 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
+import type { Principal } from "../../access";
 import type { App } from "../../app";
 import { AppError, describeError, type AppErrorCode } from "../../errors";
 
-/** Per-request context: the application; the caller is authenticated before tRPC runs. */
-export type TrpcContext = { app: App };
+/** Per-request context: the application and the caller, authenticated before tRPC runs. */
+export type TrpcContext = { app: App; principal: Principal };
 
 const TRPC_CODE: Record<AppErrorCode, TRPCError["code"]> = {
   BAD_REQUEST: "BAD_REQUEST",

@@ -61,10 +61,11 @@ export function toMediaFile(row: Row, prefix = ""): MediaFile {
     format: strOrNull(at("format")),
     sampleRateHz: numOrNull(at("sampleRateHz")),
     channels: numOrNull(at("channels")),
+    userId: strOrNull(at("userId")),
     createdAt: toDate(at("createdAt")),
   };
 }
 
 export const JOB_COLUMNS = `"id", "type", "status", "origin", "parentId", "params", "result", "config", "mediaFileId", "language", "enginesRequested", "userId", "attempts", "maxAttempts", "lastError", "failureReason", "leaseOwner", "leaseExpiresAt", "progress", "lane", "runAt", "createdAt", "startedAt", "finishedAt", "updatedAt"`;
 
-export const MEDIA_COLUMNS = ["id", "blobKey", "sha256", "originalName", "contentType", "sizeBytes", "durationS", "format", "sampleRateHz", "channels", "createdAt"] as const;
+export const MEDIA_COLUMNS = ["id", "blobKey", "sha256", "originalName", "contentType", "sizeBytes", "durationS", "format", "sampleRateHz", "channels", "userId", "createdAt"] as const;
