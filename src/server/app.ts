@@ -1,3 +1,4 @@
+import type { Principal } from "./access";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -33,9 +34,15 @@ import { LlmLimiter } from "./llm/llm-limiter";
 import { DEFAULT_RETRY_POLICY } from "./llm/llm-retry";
 import { createOpenAiComplete } from "./llm/openai-complete";
 import { createLogger, type Logger } from "./logger";
+import { Metrics } from "./observability/app-metrics";
+import { laneSchema } from "./jobs/lanes";
 import { exportJobOutputs } from "./services/export-outputs";
 import { JobService } from "./services/job-service";
 import { MediaService } from "./services/media-service";
+import { scopeJobs, type ScopedJobs } from "./services/scoped-jobs";
+import { OPERATOR } from "./access";
+import { WebhookDeliverer } from "./webhooks/webhook-deliverer";
+import { WebhookStore } from "./webhooks/webhook-store";
 import { createAwsClients } from "./aws/aws-env";
 import { StorageMaintenance } from "./services/storage-maintenance";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";
@@ -50,7 +57,10 @@ export type App = {
   config: AppConfig;
   logger: Logger;
   database: Database;
+  /** The whole job system, unscoped: internal use, tests and operators' tools. */
   jobs: JobService;
+  /** The job system as one caller sees it (a user sees only their own): what every API uses. */
+  jobsFor(principal: Principal): ScopedJobs;
   media: MediaService;
   /** Sweeps of partial uploads and unreferenced blobs. */
   maintenance: StorageMaintenance;
@@ -58,6 +68,8 @@ export type App = {
   /** Transcription capacity: this process's engine slots, or the remote fleet's in-flight limit. */
   asr: AsrCapacity;
   events: JobEventBus;
+  /** Prometheus metrics (GET /metrics); `webhookAttempt` counts webhook deliveries. */
+  metrics: Metrics;
   /** With TRANSPORT=sqs: the remote fleet's backlog (tasks queued, running, dead-lettered). */
   remote: { queueStats(): Promise<{ queued: number; running: number; deadLettered: number }> } | null;
   /** The engine the slots run, or the reason it could not start (reported by /live). */
@@ -130,6 +142,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   registry.register("transcribe", transcribe).register("generate_srt", transcribe);
   registry.register("convert", createConvertHandler({ media }));
   const llmLimiter = new LlmLimiter(config.llm.maxConcurrency);
+  // `asr` is set below, before anything can scrape.
+  let asr: AsrCapacity;
+  const metrics = new Metrics({
+    jobCounts: () => store.countByTypeStatusLane(),
+    lanes: laneSchema.options,
+    engineCapacity: () => asr.capacity(),
+    llmInFlight: () => llmLimiter.stats().active,
+    onCollectError: (family, error) => logger.warn("a metric could not be read for this scrape", { metric: family, error: describeError(error) }),
+  });
   const complete = createOpenAiComplete({
     baseURL: config.llm.baseURL,
     // Local OpenAI-compatible servers often need no key; the SDK insists on one.
@@ -137,12 +158,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     timeoutMs: config.llm.timeoutMs,
     limiter: llmLimiter,
     retry: { ...DEFAULT_RETRY_POLICY, maxRetries: config.llm.maxRetries },
-    onRetry: (message) => logger.warn(message),
+    onRetry: (message, fields) => {
+      logger.warn(message, fields);
+      metrics.llmRetry();
+    },
   });
   registry.register("fix_srt", createFixSrtHandler({ media, complete, endpoint: config.llm.baseURL }));
 
   const owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
-  const settler = new AttemptSettler(store, logger, config.retry);
+  const settler = new AttemptSettler(store, logger, config.retry, metrics);
   const attempts = new LocalAttempts(store, settler, logger, { owner, leaseMs: config.leaseMs, jobTimeoutMs: config.jobTimeoutMs });
   // Set once the scheduler exists: a lane that frees a slot asks it to claim more.
   let roomFreed: (lane: Lane) => void = () => undefined;
@@ -150,7 +174,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const local = { store, attempts, owner, leaseMs: config.leaseMs };
 
   const runners: LaneRunner[] = [];
-  let asr: AsrCapacity;
   let results: SqsResultsConsumer | null = null;
   if (config.sqs) {
     const fleet = { sqs: aws!.sqs, store, registry, settler, logger, tasksQueueUrl: config.sqs.tasksQueueUrl, pickupTimeoutMs: config.sqs.pickupTimeoutMs };
@@ -198,9 +221,22 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     work().catch((error) => logger.error("post-settle work failed", { jobId: event.jobId, error: describeError(error) }));
   });
 
+  // The outbox: webhooks promised with jobs, sent once their job has finished (any replica).
+  const webhooks = new WebhookDeliverer({
+    store: new WebhookStore(sqlClient),
+    jobs: scopeJobs(OPERATOR, jobs, store, media),
+    events: bus,
+    logger,
+    outbound: { allowHosts: config.outbound.allowHosts },
+    webhooks: config.webhooks,
+    pollIntervalMs: config.pollIntervalMs,
+    onAttempt: (outcome) => metrics.webhookAttempt(outcome),
+  });
+
   await maintenance.start();
   const recovered = await scheduler.start();
   results?.start();
+  webhooks.start();
   if (recovered.requeued || recovered.failed || recovered.queued) logger.info("recovered jobs from the previous run", recovered);
 
   let closing: Promise<void> | null = null;
@@ -209,11 +245,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger,
     database,
     jobs,
+    jobsFor: (principal) => scopeJobs(principal, jobs, store, media),
     media,
     maintenance,
     scheduler,
     asr,
     events: bus,
+    metrics,
     engine,
     remote: results,
     sqlStats: () => sqlClient.stats(),
@@ -224,6 +262,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         await scheduler.close(opts.force ? 0 : config.shutdownGraceMs);
         // Results keep being applied while attempts drain; remote tasks need nothing from us.
         await results?.close();
+        await webhooks.close(opts.force ? 0 : Math.min(config.shutdownGraceMs, config.webhooks.timeoutMs));
         await aggregator.settled();
         logger.info("job system statistics", { ...sqlClient.stats(), claim: store.claimStats() });
         unsubscribe();

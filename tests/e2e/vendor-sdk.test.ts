@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BatchClient } from "@speechmatics/batch-client";
@@ -14,7 +16,8 @@ describe("the vendor's batch SDK (@speechmatics/batch-client)", () => {
   let client: BatchClient;
 
   before(async () => {
-    t = await startTestApp("sqlite", { API_KEYS: "sdk-key", ASR_ENGINE_MODULE: path.resolve("bench/instant-engine.ts") });
+    // OUTBOUND_ALLOW_HOSTS: the media server of the { url } case is on loopback.
+    t = await startTestApp("sqlite", { API_KEYS: "sdk-key", OUTBOUND_ALLOW_HOSTS: "127.0.0.1", ASR_ENGINE_MODULE: path.resolve("bench/instant-engine.ts") });
     client = new BatchClient({ apiKey: "sdk-key", apiUrl: t.baseUrl, appId: "transcribe-platform-test" });
   });
   after(async () => {
@@ -43,5 +46,25 @@ describe("the vendor's batch SDK (@speechmatics/batch-client)", () => {
     const deleted = await client.deleteJob(jobs[0]!.id);
     assert.equal(deleted.job.id, jobs[0]!.id);
     assert.equal((await client.listJobs()).jobs.length, 2);
+  });
+
+  it("transcribes media by URL with transcribe({ url, auth_headers }) (fetch_data)", async () => {
+    const wav = toneWav({ durationS: 2 });
+    const media = http.createServer((req, res) => {
+      if (req.headers.authorization !== "Bearer media-secret") return void res.writeHead(401).end();
+      res.writeHead(200, { "content-type": "audio/wav" }).end(wav);
+    });
+    await new Promise<void>((resolve) => media.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(media.address() as AddressInfo).port}/calls/tone.wav`;
+      const json = await client.transcribe({ url, auth_headers: ["Authorization: Bearer media-secret"] }, { transcription_config: { language: "en" } }, "json-v2", 60_000);
+      const results = (json as { results: { alternatives?: { content: string }[] }[] }).results;
+      assert.equal(results[0]!.alternatives?.[0]?.content, "word");
+      const { jobs } = await client.listJobs();
+      assert.equal(jobs[0]!.data_name, "tone.wav");
+    } finally {
+      media.closeAllConnections();
+      await new Promise((resolve) => media.close(resolve));
+    }
   });
 });

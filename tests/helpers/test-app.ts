@@ -5,7 +5,7 @@ import { createApp, type App } from "../../src/server/app";
 import type { DatabaseProvider } from "../../src/server/db/client";
 import { loadConfig } from "../../src/server/env";
 import { createHttpServer } from "../../src/server/http/create-server";
-import { createLogger } from "../../src/server/logger";
+import { createLogger, type Logger } from "../../src/server/logger";
 import { createTestDatabase } from "./test-database";
 import { makeTempDir } from "./fixtures";
 
@@ -23,11 +23,11 @@ export type TestApp = {
  * provider (or, with `env.DATABASE_URL`, on that one, left in place: a second replica) and
  * a temp DATA_DIR, listening on a free loopback port.
  */
-export async function startTestApp(provider: DatabaseProvider, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(provider: DatabaseProvider, env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
   const database = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => undefined } : await createTestDatabase(provider);
   const temp = await makeTempDir("transcribe-app-");
   const config = loadConfig({ DATA_DIR: temp.dir, SERVE_UI: "false", LOG_LEVEL: "silent", PARALLEL: "2", ...env, DATABASE_URL: database.url }, []);
-  const app = await createApp(config, { logger: createLogger(env.LOG_LEVEL === "debug" ? "debug" : "silent") });
+  const app = await createApp(config, { logger: options.logger ?? createLogger(env.LOG_LEVEL === "debug" ? "debug" : "silent") });
   const server = createHttpServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

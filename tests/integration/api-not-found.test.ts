@@ -40,11 +40,26 @@ describe("unknown API paths with the dashboard served", () => {
   });
 
   it("answers /v1 in OpenAI's error shape, which its SDKs parse", async () => {
-    const response = await fetch(`${baseUrl}/v1/audio/transcriptions`, { method: "POST", body: new FormData() });
+    // /v1/audio/transcriptions exists now (the OpenAI-compatible API): a path under /v1 that does not.
+    const response = await fetch(`${baseUrl}/v1/audio/speech`, { method: "POST", body: new FormData() });
     assert.equal(response.status, 404);
     const body = (await response.json()) as { error: { message: string; type: string; code: string } };
     assert.equal(body.error.type, "invalid_request_error");
     assert.equal(body.error.code, "not_found");
+  });
+
+  it("refuses a wrong method or a cross-site write in the path's own error shape", async () => {
+    const openai = await fetch(`${baseUrl}/v1/audio/transcriptions`, { method: "GET" });
+    assert.equal(openai.status, 400);
+    const openaiBody = (await openai.json()) as { error: { message: string; type: string } };
+    assert.equal(openaiBody.error.type, "invalid_request_error");
+    assert.match(openaiBody.error.message, /Method GET is not allowed/);
+    const crossSite = await fetch(`${baseUrl}/transcribe-batch-async`, { method: "POST", headers: { "sec-fetch-site": "cross-site" }, body: new FormData() });
+    assert.equal(crossSite.status, 403);
+    assert.match(((await crossSite.json()) as { error: string }).error, /Cross-site/);
+    const v2 = await fetch(`${baseUrl}/v2/jobs`, { method: "PUT" });
+    assert.equal(v2.status, 400);
+    assert.equal(((await v2.json()) as { code: number }).code, 400);
   });
 
   it("still hands every other path to the dashboard", async () => {

@@ -1,6 +1,7 @@
 import { describeError, isPermanent } from "../errors";
 import type { Job } from "../db/models";
 import { formatDelay, type AttemptRef, type JobStore, type PendingLogLine } from "../jobs/job-store";
+import { transcriptionResultSchema } from "../jobs/job-types";
 import type { JobOutcome } from "../jobs/registry";
 import { retryDelayMs, type RetryPolicy } from "../jobs/retry-policy";
 import type { Logger } from "../logger";
@@ -13,6 +14,12 @@ import type { Logger } from "../logger";
  * - lease-lost / cancelled: someone else already moved the job on (nothing to write).
  */
 export type AttemptEnd = "error" | "timeout" | "shutdown" | "lease-lost" | "cancelled";
+
+/**
+ * Told of every transcription that finished, local or remote (metrics): the audio's length
+ * and the seconds the engine took. The settler knows nothing of who listens.
+ */
+export type SettleObserver = { transcribed(type: string, audioSeconds: number, processingSeconds: number): void };
 
 /** The job fields the outcome of an attempt depends on. */
 export type AttemptJob = Pick<Job, "id" | "parentId" | "lane" | "maxAttempts" | "type">;
@@ -27,12 +34,25 @@ export class AttemptSettler {
     private readonly store: JobStore,
     private readonly logger: Logger,
     private readonly retry: RetryPolicy,
+    private readonly observer?: SettleObserver,
   ) {}
 
   async succeed(ref: AttemptRef, job: AttemptJob, outcome: JobOutcome, log: PendingLogLine[]): Promise<boolean> {
     const applied = await this.store.complete(ref, job, outcome.result, log, outcome.outputs ?? []);
-    if (applied) this.logger.info("job done", { jobId: ref.jobId, type: job.type, attempt: ref.attempt });
-    else this.logger.warn("completion ignored: the attempt no longer holds the job", { jobId: ref.jobId, attempt: ref.attempt });
+    if (applied) {
+      // A transcription's result says how much audio it was and how long the engine took.
+      const transcription = transcriptionResultSchema.safeParse(outcome.result);
+      const speed = transcription.success ? transcription.data : null;
+      if (speed) this.observer?.transcribed(job.type, speed.durationS, speed.elapsedS);
+      this.logger.info("job done", {
+        jobId: ref.jobId,
+        type: job.type,
+        attempt: ref.attempt,
+        ...(speed
+          ? { audioSeconds: speed.durationS, processingMs: Math.round(speed.elapsedS * 1000), rtfx: speed.elapsedS > 0 ? Math.round((speed.durationS / speed.elapsedS) * 100) / 100 : null }
+          : {}),
+      });
+    } else this.logger.warn("completion ignored: the attempt no longer holds the job", { jobId: ref.jobId, attempt: ref.attempt });
     return applied;
   }
 
@@ -62,11 +82,11 @@ export class AttemptSettler {
     const delayMs = retryDelayMs(this.retry, ref.attempt);
     const line = `Attempt ${ref.attempt} of ${job.maxAttempts} failed, will retry in ${formatDelay(delayMs)}: ${message}`;
     const requeued = await this.store.retryLater(ref, job, message, new Date(Date.now() + delayMs), [...log, { level: "warn", message: line }]);
-    if (requeued) this.logger.warn("job attempt failed; retrying", { jobId: ref.jobId, attempt: ref.attempt, retryInMs: delayMs, error: message });
+    if (requeued) this.logger.warn("job attempt failed; retrying", { jobId: ref.jobId, type: job.type, attempt: ref.attempt, willRetry: true, retryInMs: delayMs, error: message });
   }
 
   /** FAILED with this reason, whatever attempts remain (a dead-lettered task, an unknown job type). */
   async fail(ref: AttemptRef, job: AttemptJob, reason: string, log: PendingLogLine[]): Promise<void> {
-    if (await this.store.fail(ref, job, reason, log)) this.logger.warn("job failed", { jobId: ref.jobId, type: job.type, attempt: ref.attempt, reason });
+    if (await this.store.fail(ref, job, reason, log)) this.logger.warn("job failed", { jobId: ref.jobId, type: job.type, attempt: ref.attempt, willRetry: false, reason });
   }
 }

@@ -50,6 +50,7 @@ export class LocalAttempts {
   start(job: Job, work: AttemptWork, onFinished: () => void): void {
     const entry: Running = { controller: new AbortController(), parentId: job.parentId, end: null, done: Promise.resolve() };
     this.running.set(job.id, entry);
+    this.logger.info("job started", { jobId: job.id, type: job.type, attempt: job.attempts, owner: this.options.owner });
     entry.done = this.run(job, entry, work)
       .catch((error: unknown) => this.logger.error("job attempt crashed", { jobId: job.id, error: describeError(error) }))
       .finally(() => {

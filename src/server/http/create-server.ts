@@ -4,12 +4,16 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { App } from "../app";
 import { registerAsyncTranscribeRoutes } from "../api/rest/async-transcribe-routes";
 import { registerHealthRoutes } from "../api/rest/health-routes";
+import { registerOpenAiRoutes } from "../api/rest/openai-routes";
+import { registerMetricsRoutes } from "../api/rest/metrics-routes";
 import { registerUploadRoutes } from "../api/rest/upload-routes";
 import { registerV2Routes } from "../api/rest/v2-jobs-routes";
 import { appRouter } from "../api/trpc/root";
 import { AppError, describeError } from "../errors";
+import { observeRequest } from "../observability/access-log";
+import { noteRoute } from "../observability/request-notes";
 import { authenticate, authenticateKey } from "./auth";
-import { redactUrl, sendError, sendJson, v2ErrorShape } from "./respond";
+import { asyncErrorShape, openAiErrorShape, redactUrl, sendError, sendJson, v2ErrorShape, type ErrorShape } from "./respond";
 import { Router } from "./router";
 import { setBaselineHeaders, setDashboardHeaders } from "./security-headers";
 
@@ -29,6 +33,8 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
   registerV2Routes(router, app);
   registerAsyncTranscribeRoutes(router, app);
   registerUploadRoutes(router, app);
+  registerOpenAiRoutes(router, app);
+  registerMetricsRoutes(router, app);
 
   const trpc = createHTTPHandler({
     router: appRouter,
@@ -53,6 +59,7 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
 
   const server = http.createServer((req, res) => {
     setBaselineHeaders(res);
+    observeRequest(req, res, app);
     const handle = async () => {
       // Inside the handler's catch: a request target the URL parser refuses (`//`, `//a b`,
       // `http://[`) is the client's mistake, a 400, and must never throw past this point.
@@ -60,12 +67,14 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
       assertNotCrossSite(req);
       limitBodyIdleTime(req, app.config.http.bodyIdleTimeoutMs);
       if (url.pathname === TRPC_PREFIX || url.pathname.startsWith(`${TRPC_PREFIX}/`)) {
+        noteRoute(res, `${TRPC_PREFIX}/:procedure`);
         await trpc(req, res);
         return;
       }
       const match = router.match(req.method ?? "GET", url.pathname);
       if (match === "method-not-allowed") throw new AppError("BAD_REQUEST", `Method ${req.method} is not allowed on ${url.pathname}`);
       if (match) {
+        noteRoute(res, match.template, match.params);
         await match.handler({ req, res, params: match.params, url });
         return;
       }
@@ -74,6 +83,7 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
       const family = apiFamilyOf(url.pathname);
       if (fallback && family === null) {
         setDashboardHeaders(res);
+        noteRoute(res, "(dashboard)");
         await fallback(req, res);
         return;
       }
@@ -81,7 +91,9 @@ export function createHttpServer(app: App, fallback?: FallbackHandler): http.Ser
     };
     handle().catch((error: unknown) => {
       if (!(error instanceof AppError)) app.logger.error("unhandled request error", { url: redactUrl(req.url), error: describeError(error) });
-      sendError(res, req, error, v2ErrorShape, app.logger);
+      // Refused before any route ran (method not allowed, cross-site, a bad target): still in
+      // the error shape of the API the path belongs to, which its clients parse.
+      sendError(res, req, error, ERROR_SHAPES[familyOfTarget(req.url)], app.logger);
     });
   });
   // A request must arrive whole within HTTP_REQUEST_TIMEOUT_MS (a large upload on a slow link
@@ -101,6 +113,17 @@ export function apiFamilyOf(pathname: string): ApiFamily | null {
   if (/^\/(v2|api)(\/|$)/.test(pathname)) return "v2";
   if (/^\/transcribe-/.test(pathname)) return "async";
   return null;
+}
+
+const ERROR_SHAPES: Record<ApiFamily, ErrorShape> = { v2: v2ErrorShape, async: asyncErrorShape, openai: openAiErrorShape };
+
+/** The API family of a raw request target, v2 when it has none or cannot be parsed. */
+function familyOfTarget(target: string | undefined): ApiFamily {
+  try {
+    return apiFamilyOf(new URL(target ?? "/", "http://localhost").pathname) ?? "v2";
+  } catch {
+    return "v2";
+  }
 }
 
 function sendNotFound(res: http.ServerResponse, family: ApiFamily, message: string): void {

@@ -6,7 +6,10 @@ import { AppError } from "../errors";
 export type ReceivedFile<T> = { fieldName: string; filename: string; stored: T };
 
 export type MultipartResult<T> = {
+  /** Each text field's last value. */
   fields: Record<string, string>;
+  /** Every value of each text field, in order: repeated fields such as OpenAI's `timestamp_granularities[]`. */
+  fieldValues: Record<string, string[]>;
   file: ReceivedFile<T> | null;
 };
 
@@ -43,6 +46,8 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
       return;
     }
     const fields: Record<string, string> = {};
+    // No prototype: a part named "__proto__" is then an ordinary key, not Object.prototype.
+    const fieldValues: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
     // Aborted when the client disconnects before the body ended: the file part's stream would
     // otherwise wait forever for bytes that never come, holding its temp file open.
     const disconnected = new AbortController();
@@ -60,13 +65,14 @@ export function receiveMultipart<T>(req: IncomingMessage, options: MultipartOpti
       if (failure) {
         reject(failure);
       } else {
-        resolve({ fields, file });
+        resolve({ fields, fieldValues, file });
       }
     };
 
     parser.on("field", (name, value, info) => {
       if (info.valueTruncated) fail(new AppError("BAD_REQUEST", `Form field "${name}" is larger than ${MAX_FIELD_BYTES} bytes`));
       fields[name] = value;
+      (fieldValues[name] ??= []).push(value);
     });
     parser.on("file", (name, stream, info) => {
       if (!options.fileFields.includes(name)) {

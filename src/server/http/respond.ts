@@ -52,6 +52,30 @@ const ASYNC_MESSAGES: Partial<Record<AppError["code"], string>> = {
 };
 
 /**
+ * OpenAI's `{ error: { message, type, param, code } }`, which its SDKs parse into typed
+ * errors. `param` and `code` come from the AppError's details when it names them
+ * (`{ param: "model", code: "model_not_found" }`); other details are not part of the shape.
+ */
+export const openAiErrorShape: ErrorShape = (status, error) => {
+  const param = error.details?.param;
+  const code = error.details?.code;
+  return {
+    error: {
+      message: error.message,
+      type: status >= 500 ? "server_error" : "invalid_request_error",
+      param: typeof param === "string" ? param : null,
+      code: typeof code === "string" ? code : (OPENAI_CODES[error.code] ?? null),
+    },
+  };
+};
+
+const OPENAI_CODES: Partial<Record<AppError["code"], string>> = {
+  UNAUTHORIZED: "invalid_api_key",
+  NOT_FOUND: "not_found",
+  TIMEOUT: "timeout",
+};
+
+/**
  * Answers any error: AppErrors with their status and message, anything else as a 500
  * with a generic message (the details go to the operator log, never to the client).
  */

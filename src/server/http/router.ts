@@ -9,7 +9,7 @@ export type RouteContext = {
 };
 export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
 
-type Route = { method: string; pattern: RegExp; keys: string[]; handler: RouteHandler };
+type Route = { method: string; path: string; pattern: RegExp; keys: string[]; handler: RouteHandler };
 
 /** A small method + path router; `:name` segments become params. */
 export class Router {
@@ -21,12 +21,15 @@ export class Router {
       keys.push(key);
       return "([^/]+)";
     });
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}/?$`), keys, handler });
     return this;
   }
 
-  /** The handler for a request, or "method-not-allowed" when only the path matches, or null. */
-  match(method: string, pathname: string): { handler: RouteHandler; params: Record<string, string> } | "method-not-allowed" | null {
+  /**
+   * The handler for a request and the route's template ("/v2/jobs/:id", what logs and metrics
+   * name it by), or "method-not-allowed" when only the path matches, or null.
+   */
+  match(method: string, pathname: string): { handler: RouteHandler; params: Record<string, string>; template: string } | "method-not-allowed" | null {
     let pathMatched = false;
     for (const route of this.routes) {
       const found = route.pattern.exec(pathname);
@@ -37,7 +40,7 @@ export class Router {
       route.keys.forEach((key, index) => {
         params[key] = decodePathSegment(found[index + 1] ?? "");
       });
-      return { handler: route.handler, params };
+      return { handler: route.handler, params, template: route.path };
     }
     return pathMatched ? "method-not-allowed" : null;
   }

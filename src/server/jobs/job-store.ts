@@ -106,11 +106,12 @@ export class JobStore {
 
   /**
    * A QUEUED job, claimable at once; the job and its first log lines in one transaction,
-   * after `before` (the row of the upload it uses).
+   * after `before` (the row of the upload it uses) and before `after` (rows that reference
+   * the job: its webhooks).
    */
-  async create(job: NewJob, log: PendingLogLine[] = [], before: readonly BatchStep[] = []): Promise<Job> {
+  async create(job: NewJob, log: PendingLogLine[] = [], before: readonly BatchStep[] = [], after: readonly BatchStep[] = []): Promise<Job> {
     const row = newJobRow(job, new Date());
-    await this.db.batch([...before, insertJobs([row]), ...logSteps(row.id, log)]);
+    await this.db.batch([...before, insertJobs([row]), ...after, ...logSteps(row.id, log)]);
     this.publish(changed(row), ...runnable(row.lane, row.runAt));
     return row;
   }
@@ -119,10 +120,10 @@ export class JobStore {
    * A job that starts now in this process (the worker API's immediate admission): written
    * RUNNING with attempt 1 held by `owner`, so no other replica can claim it.
    */
-  async createRunning(job: NewJob, owner: string, leaseMs: number, log: PendingLogLine[] = [], before: readonly BatchStep[] = []): Promise<Job> {
+  async createRunning(job: NewJob, owner: string, leaseMs: number, log: PendingLogLine[] = [], before: readonly BatchStep[] = [], after: readonly BatchStep[] = []): Promise<Job> {
     const now = new Date();
     const row: Job = { ...newJobRow(job, now), status: "RUNNING", attempts: 1, leaseOwner: owner, leaseExpiresAt: new Date(now.getTime() + leaseMs), startedAt: now };
-    await this.db.batch([...before, insertJobs([row]), ...logSteps(row.id, log), logAttemptStarted(row.id, now)]);
+    await this.db.batch([...before, insertJobs([row]), ...after, ...logSteps(row.id, log), logAttemptStarted(row.id, now)]);
     this.publish(changed(row));
     return row;
   }
@@ -131,7 +132,7 @@ export class JobStore {
    * A batch: its parent (RUNNING from the start; it aggregates, it is never claimed) and one
    * QUEUED child per entry, in one transaction. Children keep their order in the queue.
    */
-  async createBatch(parent: NewJob, children: readonly NewJob[], log: PendingLogLine[]): Promise<{ parent: Job; childIds: string[] }> {
+  async createBatch(parent: NewJob, children: readonly NewJob[], log: PendingLogLine[], after: readonly BatchStep[] = []): Promise<{ parent: Job; childIds: string[] }> {
     const now = new Date();
     const parentRow: Job = { ...newJobRow(parent, now), status: "RUNNING", lane: null, startedAt: now };
     const first = creationTime(children.length).getTime();
@@ -141,7 +142,7 @@ export class JobStore {
       // Distinct, ordered creation times list the files in the order they were given.
       createdAt: new Date(first + index),
     }));
-    const steps: BatchStep[] = [insertJobs([parentRow])];
+    const steps: BatchStep[] = [insertJobs([parentRow]), ...after];
     for (let start = 0; start < childRows.length; start += JOBS_PER_INSERT) steps.push(insertJobs(childRows.slice(start, start + JOBS_PER_INSERT)));
     steps.push(...logSteps(parentRow.id, log));
     await this.db.batch(steps);
@@ -245,6 +246,46 @@ export class JobStore {
     );
     const count = (status: string) => Number(rows.find((row) => row.status === status)?.count ?? 0);
     return { queued: count("QUEUED"), running: count("RUNNING") };
+  }
+
+  /** Jobs by type, status and lane, in one GROUP BY (GET /metrics reads it at each scrape). */
+  async countByTypeStatusLane(): Promise<{ type: string; status: string; lane: string | null; count: number }[]> {
+    const rows = await this.db.all(sql(`SELECT "type", "status", "lane", COUNT(*) AS "count" FROM "Job" GROUP BY "type", "status", "lane"`));
+    return rows.map((row) => ({ type: String(row.type), status: String(row.status), lane: row.lane === null || row.lane === undefined ? null : String(row.lane), count: Number(row.count) }));
+  }
+
+  /** The owner (userId, null: unowned) of each job of `jobIds` that exists. */
+  async ownersOf(jobIds: readonly string[]): Promise<Map<string, string | null>> {
+    const owners = new Map<string, string | null>();
+    for (let i = 0; i < jobIds.length; i += 500) {
+      const chunk = jobIds.slice(i, i + 500);
+      const rows = await this.db.all(sql(`SELECT "id", "userId" FROM "Job" WHERE "id" IN (${placeholders(chunk)})`, ...chunk));
+      for (const row of rows) owners.set(String(row.id), row.userId === null || row.userId === undefined ? null : String(row.userId));
+    }
+    return owners;
+  }
+
+  /**
+   * Work done per user: jobs that process a file (batch parents are not counted, their
+   * children are), how many finished DONE, and the seconds of audio transcribed. `userId`
+   * restricts it to one user; otherwise every user (null: unowned jobs).
+   */
+  async usage(userId?: string): Promise<{ userId: string | null; jobs: number; done: number; audioSeconds: number }[]> {
+    const rows = await this.db.all(
+      sql(
+        `SELECT j."userId" AS "userId", COUNT(*) AS "jobs", SUM(CASE WHEN j."status" = 'DONE' THEN 1 ELSE 0 END) AS "done", COALESCE(SUM(t."durationS"), 0) AS "audioSeconds"
+         FROM "Job" j LEFT JOIN "Transcript" t ON t."jobId" = j."id"
+         WHERE j."lane" IS NOT NULL${userId === undefined ? "" : ` AND j."userId" = ?`}
+         GROUP BY j."userId" ORDER BY j."userId"`,
+        ...(userId === undefined ? [] : [userId]),
+      ),
+    );
+    return rows.map((row) => ({
+      userId: row.userId === null || row.userId === undefined ? null : String(row.userId),
+      jobs: Number(row.jobs),
+      done: Number(row.done ?? 0),
+      audioSeconds: Number(row.audioSeconds ?? 0),
+    }));
   }
 
   /** Running jobs of the lanes with the engines they hold, oldest first (the remote fleet's active jobs). */

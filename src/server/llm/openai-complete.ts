@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import type { LlmLimiter } from "./llm-limiter";
 import { DEFAULT_RETRY_POLICY, isRetryable, withRetries, type RetryPolicy } from "./llm-retry";
-import type { Complete } from "./srt-fixer";
+import type { Complete, CompletionContext } from "./srt-fixer";
 
 export type OpenAiCompleteOptions = {
   baseURL: string;
@@ -10,7 +10,8 @@ export type OpenAiCompleteOptions = {
   timeoutMs: number;
   limiter: LlmLimiter;
   retry?: RetryPolicy;
-  onRetry?: (message: string) => void;
+  /** A try failed and will be retried: a log line's message and fields (the job's id among them). */
+  onRetry?: (message: string, fields: CompletionContext & { error: string; retry: number; delayMs: number }) => void;
 };
 
 /**
@@ -20,7 +21,7 @@ export type OpenAiCompleteOptions = {
  */
 export function createOpenAiComplete(options: OpenAiCompleteOptions): Complete {
   const client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, timeout: options.timeoutMs });
-  return (request, signal) =>
+  return (request, signal, context = {}) =>
     withRetries(
       () =>
         options.limiter.run(async () => {
@@ -39,7 +40,8 @@ export function createOpenAiComplete(options: OpenAiCompleteOptions): Complete {
         signal,
         // Connection failures and timeouts (the SDK's APIConnectionError and its timeout subclass) may pass.
         retryable: (error) => error instanceof OpenAI.APIConnectionError || isRetryable(error),
-        onRetry: (error, delayMs, tryNumber) => options.onRetry?.(`LLM request failed (${(error as Error).message}); retry ${tryNumber} in ${Math.round(delayMs)} ms`),
+        onRetry: (error, delayMs, tryNumber) =>
+          options.onRetry?.("LLM request failed; retrying", { ...context, error: error instanceof Error ? error.message : String(error), retry: tryNumber, delayMs: Math.round(delayMs) }),
       },
     );
 }

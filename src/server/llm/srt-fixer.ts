@@ -8,7 +8,9 @@ export type CompletionRequest = {
   /** The JSON schema the reply must follow (response_format json_schema, strict). */
   schema: { name: string; schema: Record<string, unknown> };
 };
-export type Complete = (request: CompletionRequest, signal: AbortSignal) => Promise<string>;
+/** Who a request is for, so every operator log line about it names its job. */
+export type CompletionContext = { jobId?: string };
+export type Complete = (request: CompletionRequest, signal: AbortSignal, context?: CompletionContext) => Promise<string>;
 
 export type FixSrtOptions = {
   model: string;

@@ -23,7 +23,15 @@ export type StreamOptions = {
   windowMs?: number;
   /** Distinct jobs held for one message at most; past that a resync is cheaper than the list. */
   maxPending?: number;
+  /**
+   * Which of these jobs the subscriber may see (a user sees only their own). Asked once per
+   * job: owners never change, so the answer is remembered for the stream's life.
+   */
+  visible?: (jobIds: readonly string[]) => Promise<Set<string>>;
 };
+
+/** Jobs whose visibility a stream remembers; past that it forgets and asks again. */
+const MAX_REMEMBERED_OWNERS = 50_000;
 
 function matches(filter: JobChangeFilter, event: JobChangedEvent): boolean {
   if ("jobId" in filter) return event.jobId === filter.jobId;
@@ -42,6 +50,7 @@ export async function* streamJobChanges(bus: JobEventBus, filter: JobChangeFilte
   const maxPending = options.maxPending ?? 500;
   let pending = new Map<string, Omit<JobChangedEvent, "type">>();
   let resync = false;
+  const remembered = new Map<string, boolean>();
   let wake: (() => void) | null = null;
   const notify = () => {
     wake?.();
@@ -71,9 +80,28 @@ export async function* streamJobChanges(bus: JobEventBus, filter: JobChangeFilte
       const batch: JobChangeBatch = resync ? { changes: [], resync: true } : { changes: [...pending.values()], resync: false };
       pending = new Map();
       resync = false;
+      if (options.visible && !batch.resync) {
+        batch.changes = await visibleChanges(batch.changes, options.visible, remembered);
+        if (batch.changes.length === 0) continue;
+      }
       yield batch;
     }
   } finally {
     unsubscribe();
   }
+}
+
+/** The changes of jobs the subscriber may see; asks `visible` only about jobs not seen before. */
+async function visibleChanges(
+  changes: JobChangeBatch["changes"],
+  visible: (jobIds: readonly string[]) => Promise<Set<string>>,
+  remembered: Map<string, boolean>,
+): Promise<JobChangeBatch["changes"]> {
+  const unknown = changes.map((change) => change.jobId).filter((id) => !remembered.has(id));
+  if (unknown.length) {
+    if (remembered.size + unknown.length > MAX_REMEMBERED_OWNERS) remembered.clear();
+    const allowed = await visible(unknown);
+    for (const id of unknown) remembered.set(id, allowed.has(id));
+  }
+  return changes.filter((change) => remembered.get(change.jobId) === true);
 }

@@ -1,5 +1,5 @@
 import type { Db } from "../db/client";
-import type { JobLog } from "../db/models";
+import type { Job, JobLog } from "../db/models";
 import type { AsrCapacity } from "../dispatch/lanes/lane";
 import { AppError } from "../errors";
 import { normalizeLanguage } from "../asr/languages";
@@ -7,6 +7,7 @@ import { createJobId } from "../jobs/job-id";
 import type { JobEventBus } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore, NewJob } from "../jobs/job-store";
+import { insertWebhookSteps, type NewWebhook } from "../webhooks/webhook-store";
 import { laneSchema } from "../jobs/lanes";
 import { renderTranscript } from "../transcripts/render-transcript";
 import { parseSrt, renderSrt } from "../subtitles/srt";
@@ -39,6 +40,8 @@ export type CreateTranscriptionInput = {
   diarization?: TranscriptionParams["diarization"];
   operatingPoint?: TranscriptionParams["operatingPoint"];
   task?: TranscriptionParams["task"];
+  /** Called when the job finishes (notification_config, callback_url); written in the job's transaction. */
+  webhooks?: readonly NewWebhook[];
 };
 
 export type CreateBatchInput = {
@@ -53,6 +56,8 @@ export type CreateBatchInput = {
   fixSrt?: { model?: string; systemMessage?: string };
   /** batch_convert: the options every child uses. */
   convert?: ConvertOptions;
+  /** Called once the whole batch has finished; written in the batch's transaction. */
+  webhooks?: readonly NewWebhook[];
 };
 
 export type CreateConvertInput = { mediaFileId: string; options: ConvertOptions; origin: string; userId?: string | null };
@@ -88,6 +93,8 @@ export type ListJobsInput = {
   cursor?: string;
   /** By creation time; "oldest" lists a batch's files in the order they were given. Default "newest". */
   order?: "newest" | "oldest";
+  /** Only this user's jobs (a user's key); undefined: everyone's. */
+  userId?: string;
 };
 
 export type ServiceDeps = {
@@ -155,14 +162,16 @@ export class JobService {
       const ticket = await this.deps.asr.admitNow(job.id!, job.enginesRequested!);
       if (!ticket) throw new AppError("BUSY", await this.busyMessage(input.enginesRequested));
       try {
-        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted, withMedia);
+        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted, withMedia, insertWebhookSteps(job.id!, input.webhooks ?? []));
       } catch (error) {
         ticket.release();
         throw error;
       }
+      this.logAccepted(created);
       ticket.start({ ...created, mediaFile: media });
     } else {
-      created = await this.deps.store.create(job, accepted, withMedia);
+      created = await this.deps.store.create(job, accepted, withMedia, insertWebhookSteps(job.id!, input.webhooks ?? []));
+      this.logAccepted(created);
     }
     // The row as written: re-reading it would cost a query on the hot path for nothing.
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
@@ -206,7 +215,13 @@ export class JobService {
       },
       [{ level: "info", message: `Job accepted: ${job.type} of "${media.originalName}" ${detail}` }],
     );
+    this.logAccepted(created);
     return toJobView({ ...created, mediaFile: media }, (file) => this.deps.media.uri(file));
+  }
+
+  /** The operator log's "job accepted" line (the job's own log has its "Job accepted" line). */
+  private logAccepted(job: Pick<Job, "id" | "type" | "origin" | "userId" | "lane">, extra: Record<string, unknown> = {}): void {
+    this.deps.logger.info("job accepted", { jobId: job.id, type: job.type, origin: job.origin, userId: job.userId, lane: job.lane, ...extra });
   }
 
   /** Stores the SRT a finished transcription produced as a file, for fix_srt to read. */
@@ -218,7 +233,7 @@ export class JobService {
     const base = (job.media?.originalName ?? job.id).replace(/\.[^.]+$/, "");
     return this.deps.media.storeOutput(
       Buffer.from(srt, "utf8"),
-      { originalName: `${base}.srt`, contentType: "application/x-subrip" },
+      { originalName: `${base}.srt`, contentType: "application/x-subrip", userId: job.userId },
       { format: "srt", durationS: job.media?.durationS ?? 0, sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false },
     );
   }
@@ -246,8 +261,10 @@ export class JobService {
           ? { mediaFileId, options: convertOptions }
           : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
 
+    const parentId = createJobId();
     const { parent } = await this.deps.store.createBatch(
       {
+        id: parentId,
         type: input.type,
         origin: input.origin,
         params: { childType, count: input.mediaFileIds.length, language },
@@ -267,7 +284,10 @@ export class JobService {
         maxAttempts: this.deps.maxAttempts,
       })),
       [{ level: "info", message: `Batch accepted: ${input.mediaFileIds.length} ${childType} jobs` }],
+      insertWebhookSteps(parentId, input.webhooks ?? []),
     );
+    // One line for the batch: its children's lines would be thousands.
+    this.logAccepted(parent, { children: input.mediaFileIds.length });
     return this.get(parent.id);
   }
 
@@ -291,6 +311,7 @@ export class JobService {
           ? { createdAt: { ...(input.createdBefore ? { lt: input.createdBefore } : {}), ...(input.createdAfter ? { gte: input.createdAfter } : {}) } }
           : {}),
         ...(input.parentId !== undefined ? { parentId: input.parentId } : {}),
+        ...(input.userId !== undefined ? { userId: input.userId } : {}),
       },
       include: { mediaFile: true },
       orderBy: input.order === "oldest" ? [{ createdAt: "asc" }, { id: "asc" }] : [{ createdAt: "desc" }, { id: "desc" }],

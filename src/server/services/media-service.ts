@@ -159,6 +159,17 @@ export class MediaService {
     return rows[0] ? toMediaFile(rows[0]) : null;
   }
 
+  /** The owner (userId, null: unowned) of each media file of `ids` that exists. */
+  async ownersOf(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const owners = new Map<string, string | null>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += SQL_IN_CHUNK) {
+      const rows = await this.db.mediaFile.findMany({ where: { id: { in: unique.slice(i, i + SQL_IN_CHUNK) } }, select: { id: true, userId: true } });
+      for (const row of rows) owners.set(row.id, row.userId);
+    }
+    return owners;
+  }
+
   async get(id: string): Promise<MediaFile> {
     const media = await this.find(id);
     if (!media) throw new AppError("NOT_FOUND", `Media file not found: ${id}`);

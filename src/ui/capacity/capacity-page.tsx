@@ -7,6 +7,7 @@ import { useJobChanges } from "../live-jobs";
 import { ErrorState, Loading } from "../query-states";
 import { useTRPC } from "../trpc";
 import { ThroughputChart } from "./throughput-chart";
+import { UsageSection } from "./usage-section";
 
 const WINDOWS = [
   { minutes: 15, label: "15 minutes" },
@@ -121,6 +122,7 @@ export function CapacityPage() {
               </tbody>
             </table>
           </section>
+          <UsageSection />
         </>
       )}
       <section aria-labelledby="throughput-heading" className="card">

@@ -1,13 +1,18 @@
 import { z } from "zod";
+import { ownerFor } from "../../access";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { asyncErrorShape, sendJson } from "../../http/respond";
-import type { RouteContext, Router } from "../../http/router";
-import { guardedRoute } from "./guard";
+import type { Router } from "../../http/router";
+import { noteJobId } from "../../observability/request-notes";
+import type { ScopedJobs } from "../../services/scoped-jobs";
+import { guardedRoute, type ApiRouteContext } from "./guard";
 import type { JobStatus } from "../../jobs/job-status";
 import type { JobView } from "../../services/job-views";
 import { transcriptLines } from "../../transcripts/render-transcript";
 import { receiveMediaUpload } from "./upload-media";
+import { abortWhenClientGone, remoteMediaOf } from "../../services/remote-media";
+import { callbackWebhook, webhookUrlSchema } from "../../webhooks/webhook-requests";
 
 /** The async wrapper API of seeds/001, over the same job system. */
 const ASYNC_STATUS: Record<JobStatus, string> = {
@@ -57,10 +62,11 @@ function toAsyncSummary(job: JobView): Record<string, unknown> {
   };
 }
 
-async function toAsyncDetail(app: App, job: JobView): Promise<Record<string, unknown>> {
+/** A job's status as GET /transcribe-job shows it (also the body of its callback_url webhook). */
+export async function toAsyncDetail(jobs: Pick<ScopedJobs, "transcript">, job: JobView): Promise<Record<string, unknown>> {
   const summary = toAsyncSummary(job);
   if (job.status === "DONE") {
-    const { document } = await app.jobs.transcript(job.id);
+    const { document } = await jobs.transcript(job.id);
     return {
       ...summary,
       // The same text the txt download has, so a user's subtitle edit shows here too.
@@ -76,24 +82,41 @@ async function toAsyncDetail(app: App, job: JobView): Promise<Record<string, unk
   return summary;
 }
 
+/** The optional `callback_url` form field: POSTed the job's status (as GET /transcribe-job shows it) when it finishes. */
+function parseCallbackUrl(value: string | undefined): string | null {
+  if (value === undefined || value.trim() === "") return null;
+  const parsed = webhookUrlSchema.safeParse(value.trim());
+  if (!parsed.success) throw new AppError("BAD_REQUEST", `callback_url: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+  return parsed.data;
+}
+
 export function registerAsyncTranscribeRoutes(router: Router, app: App): void {
   const guard = guardedRoute(app, asyncErrorShape);
 
   /** Accepts the upload and creates a queued job; shared by the async and the sync endpoint. */
-  const submit = async (ctx: RouteContext): Promise<{ job: JobView; uploadSeconds: number; languageCode: string }> => {
+  const submit = async (ctx: ApiRouteContext): Promise<{ job: JobView; uploadSeconds: number; languageCode: string }> => {
     const started = performance.now();
-    const upload = await receiveMediaUpload(app, ctx.req, ["file"]);
-    if (!upload.file) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
+    const upload = await receiveMediaUpload(app, ctx.req, ["file"], ownerFor(ctx.principal));
+    // media_url: the server fetches the media (http(s):// or s3://) instead of receiving it.
+    const mediaUrl = upload.fields.media_url?.trim();
+    if (upload.file && mediaUrl) throw new AppError("BAD_REQUEST", 'Give either the "file" or the "media_url" form field, not both');
+    if (!upload.file && !mediaUrl) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
     const languageCode = upload.fields.language_code?.trim() || "en-US";
-    const job = await app.jobs.createTranscription({
+    const callbackUrl = parseCallbackUrl(upload.fields.callback_url);
+    const media = upload.file
+      ? upload.file.stored
+      : await remoteMediaOf(app).stageFromUrl(mediaUrl!, { userId: ownerFor(ctx.principal), signal: abortWhenClientGone(ctx.res) });
+    const job = await app.jobsFor(ctx.principal).createTranscription({
       type: "transcribe",
-      media: upload.file.stored,
+      media,
       language: languageCode,
       enginesRequested: 1,
       origin: "async",
       admission: "queue",
       config: { language_code: languageCode },
+      ...(callbackUrl ? { webhooks: [callbackWebhook(callbackUrl)] } : {}),
     });
+    noteJobId(ctx.res, job.id);
     return { job, uploadSeconds: (performance.now() - started) / 1000, languageCode };
   };
 
@@ -120,13 +143,13 @@ export function registerAsyncTranscribeRoutes(router: Router, app: App): void {
     "/transcribe-batch",
     guard(async (ctx) => {
       const { job } = await submit(ctx);
-      const settled = await app.jobs.waitForSettled(job.id, app.config.syncTranscribeTimeoutMs).catch((error: unknown) => {
+      const settled = await app.jobsFor(ctx.principal).waitForSettled(job.id, app.config.syncTranscribeTimeoutMs).catch((error: unknown) => {
         if (error instanceof AppError && error.code === "TIMEOUT") {
           throw new AppError("TIMEOUT", error.message, { job_name: jobNameOf(job.id), status_endpoint: `/transcribe-job/${jobNameOf(job.id)}` });
         }
         throw error;
       });
-      const body = await toAsyncDetail(app, settled);
+      const body = await toAsyncDetail(app.jobsFor(ctx.principal), settled);
       sendJson(ctx.res, settled.status === "DONE" ? 200 : 422, body);
     }),
   );
@@ -134,26 +157,28 @@ export function registerAsyncTranscribeRoutes(router: Router, app: App): void {
   router.on(
     "GET",
     "/transcribe-job/:name",
-    guard(async ({ res, params }) => {
+    guard(async ({ res, params, principal }) => {
       const name = params.name!;
+      const jobs = app.jobsFor(principal);
       let job: JobView;
       try {
-        job = await app.jobs.get(jobIdOf(name));
+        job = await jobs.get(jobIdOf(name));
       } catch (error) {
         if (error instanceof AppError && error.code === "NOT_FOUND") throw new AppError("NOT_FOUND", `Job not found: ${name}`);
         throw error;
       }
-      sendJson(res, 200, await toAsyncDetail(app, job));
+      noteJobId(res, job.id);
+      sendJson(res, 200, await toAsyncDetail(jobs, job));
     }),
   );
 
   router.on(
     "GET",
     "/transcribe-jobs",
-    guard(async ({ res, url }) => {
+    guard(async ({ res, url, principal }) => {
       const query = listQuerySchema.safeParse(Object.fromEntries(url.searchParams));
       if (!query.success) throw new AppError("BAD_REQUEST", query.error.issues.map((issue) => issue.message).join("; "));
-      const { jobs } = await app.jobs.list({
+      const { jobs } = await app.jobsFor(principal).list({
         limit: query.data.max_results,
         types: ["transcribe", "generate_srt"],
         ...(query.data.status ? { statuses: INTERNAL_STATUSES[query.data.status] } : {}),

@@ -9,10 +9,12 @@ import type { Router } from "../../http/router";
 export function registerHealthRoutes(router: Router, app: App): void {
   // /jobs lists job ids: with API keys it needs one. /live and /ready stay open for probes.
   router.on("GET", "/jobs", async ({ req, res }) => {
-    authenticate(req, app.config.apiKeys);
+    const principal = authenticate(req, app.config.apiKeys);
     const [capacity, queued] = await Promise.all([app.asr.capacity(), app.jobs.queueDepth()]);
+    // Engine counts are everyone's; the ids of the jobs holding them only their owners'.
+    const visible = await app.jobsFor(principal).visibleJobIds(capacity.activeJobs.map((job) => job.jobId));
     sendJson(res, 200, {
-      active_jobs: capacity.activeJobs.map((job) => ({ job_id: job.jobId, parallel_engines: job.parallelEngines })),
+      active_jobs: capacity.activeJobs.filter((job) => visible.has(job.jobId)).map((job) => ({ job_id: job.jobId, parallel_engines: job.parallelEngines })),
       max_engines: capacity.maxEngines,
       unused_engines: capacity.unusedEngines,
       queued_jobs: queued,

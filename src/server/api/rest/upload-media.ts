@@ -6,14 +6,14 @@ import { receiveMultipart, type MultipartResult } from "../../http/multipart";
 
 /**
  * Receives a multipart request whose media part is one of `fileFields`, storing and
- * probing the media as it streams in. Its row is not written: the caller records it (with
+ * probing the media as it streams in, owned by `owner` (a userId; null: unowned). Its row is not written: the caller records it (with
  * the job that uses it, or on its own). A request rejected after that leaves nothing to undo:
  * the stored blob, referenced by no row, goes with the unreferenced-blob sweep.
  */
-export function receiveMediaUpload(app: App, req: IncomingMessage, fileFields: readonly string[]): Promise<MultipartResult<StagedMedia>> {
+export function receiveMediaUpload(app: App, req: IncomingMessage, fileFields: readonly string[], owner: string | null): Promise<MultipartResult<StagedMedia>> {
   return receiveMultipart<StagedMedia>(req, {
     fileFields,
-    storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null }, info.signal),
+    storeFile: (stream, info) => app.media.stage(stream, { originalName: info.filename, contentType: info.mimeType || null, userId: owner }, info.signal),
   });
 }
 

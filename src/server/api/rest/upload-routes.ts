@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
+import { ownerFor } from "../../access";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { authenticateWithQueryToken } from "../../http/auth";
@@ -25,8 +26,8 @@ export function registerUploadRoutes(router: Router, app: App): void {
   router.on(
     "POST",
     "/api/uploads",
-    guard(async ({ req, res }) => {
-      const upload = await receiveMediaUpload(app, req, ["file"]);
+    guard(async ({ req, res, principal }) => {
+      const upload = await receiveMediaUpload(app, req, ["file"], ownerFor(principal));
       if (!upload.file) throw new AppError("BAD_REQUEST", 'Missing form field "file"');
       const media = await app.media.record(upload.file.stored);
       sendJson(res, 201, { media: toMediaView(media, app.media.uri(media)) });
@@ -41,10 +42,10 @@ export function registerUploadRoutes(router: Router, app: App): void {
   router.on(
     "GET",
     "/api/media/:id/content",
-    mediaGuard(async ({ req, res, params, url }) => {
+    mediaGuard(async ({ req, res, params, url, principal }) => {
       const disposition = dispositionSchema.safeParse(url.searchParams.get("disposition") ?? undefined);
       if (!disposition.success) throw new AppError("BAD_REQUEST", 'disposition must be "attachment" or "inline"');
-      const media = await app.media.get(params.id!);
+      const media = await app.jobsFor(principal).media(params.id!);
       const file = await app.media.localPath(media).catch((error: unknown) => {
         if (error instanceof BlobMissingError) throw new AppError("NOT_FOUND", `The bytes of media file ${media.id} are missing from the blob store`);
         throw error;

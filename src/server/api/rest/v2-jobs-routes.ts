@@ -1,14 +1,18 @@
 import { z } from "zod";
+import { ownerFor } from "../../access";
 import type { App } from "../../app";
 import { AppError } from "../../errors";
 import { sendJson, sendText, v2ErrorShape } from "../../http/respond";
 import type { Router } from "../../http/router";
+import { noteJobId } from "../../observability/request-notes";
 import { guardedRoute } from "./guard";
 import { transcriptionTaskSchema } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
 import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
 import { parseConfigField, receiveMediaUpload } from "./upload-media";
 import { statusStyleOf, toV2Job, v2Status } from "./v2-shapes";
+import { notificationConfigSchema, notificationWebhooks, redactNotificationConfig } from "../../webhooks/webhook-requests";
+import { abortWhenClientGone, fetchDataSchema, parseAuthHeaders, redactFetchData, remoteMediaOf } from "../../services/remote-media";
 
 /** X-SM-Processing-Data: how many engines the job takes and whose job it is. */
 const processingDataSchema = z.object({
@@ -26,6 +30,10 @@ const jobConfigSchema = z.looseObject({
     /** Our extension: "translate" gives English text from any spoken language (Whisper engines). */
     task: transcriptionTaskSchema.optional(),
   }),
+  /** Webhooks called when the job finishes (the vendor's shape; see src/server/webhooks). */
+  notification_config: notificationConfigSchema.nullish(),
+  /** Media by URL instead of a data_file (the vendor's shape; its SDK's transcribe({ url })). */
+  fetch_data: fetchDataSchema.nullish(),
 });
 
 const listQuerySchema = z.object({
@@ -60,32 +68,44 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "POST",
     "/v2/jobs",
-    guard(async ({ req, res }) => {
+    guard(async ({ req, res, principal }) => {
       const processing = parseProcessingData(req.headers["x-sm-processing-data"]);
-      // Fail before the upload when the engines are not there; re-checked atomically after it.
-      await app.jobs.assertCapacity(processing.parallel_engines);
-      const upload = await receiveMediaUpload(app, req, ["data_file"]);
-      if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');
-      if (!upload.file) {
-        throw new AppError("BAD_REQUEST", upload.fields.fetch_data !== undefined ? "fetch_data is not supported; upload the media as data_file" : 'Missing form field "data_file"');
+      // V2_WHEN_BUSY=reject (seed 000): fail before the upload when the engines are not free
+      // (re-checked atomically after it). queue (SaaS-style clients): accept and queue; only a
+      // job that could never fit is refused.
+      const queueWhenBusy = app.config.v2WhenBusy === "queue";
+      if (!queueWhenBusy) await app.jobs.assertCapacity(processing.parallel_engines);
+      else if (processing.parallel_engines > app.asr.maxEnginesPerJob) {
+        throw new AppError("BAD_REQUEST", `parallel_engines ${processing.parallel_engines} exceeds the ${app.asr.maxEnginesPerJob} engines of this server`);
       }
+      const owner = ownerFor(principal, processing.user_id);
+      const upload = await receiveMediaUpload(app, req, ["data_file"], owner);
+      if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');
       const config = jobConfigSchema.safeParse(parseConfigField(app, upload.fields.config));
       if (!config.success) throw new AppError("BAD_REQUEST", `Invalid config: ${zodMessage(config.error)}`);
+      const fetchData = config.data.fetch_data;
+      if (upload.file && fetchData) throw new AppError("BAD_REQUEST", "Give either data_file or config.fetch_data, not both");
+      if (!upload.file && !fetchData) throw new AppError("BAD_REQUEST", 'Missing form field "data_file"');
+      const media = upload.file
+        ? upload.file.stored
+        : await remoteMediaOf(app).stageFromUrl(fetchData!.url, { authHeaders: parseAuthHeaders(fetchData!.auth_headers, "fetch_data.auth_headers"), userId: owner, signal: abortWhenClientGone(res) });
       const tc = config.data.transcription_config;
-      const job = await app.jobs.createTranscription({
+      const job = await app.jobsFor(principal).createTranscription({
         type: "transcribe",
-        media: upload.file.stored,
+        media,
         language: tc.language,
         enginesRequested: processing.parallel_engines,
         origin: "v2",
-        admission: "immediate",
-        config: config.data,
-        userId: processing.user_id ?? null,
+        admission: queueWhenBusy ? "queue" : "immediate",
+        config: redactFetchData(redactNotificationConfig(config.data)),
+        webhooks: notificationWebhooks(config.data.notification_config),
+        userId: owner,
         ...(tc.diarization ? { diarization: tc.diarization } : {}),
         ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
         ...(tc.task ? { task: tc.task } : {}),
       });
       // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.
+      noteJobId(res, job.id);
       sendJson(res, 201, { id: job.id, job_id: job.id });
     }),
   );
@@ -93,11 +113,11 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "GET",
     "/v2/jobs",
-    guard(async ({ req, res, url }) => {
+    guard(async ({ req, res, url, principal }) => {
       const query = listQuerySchema.safeParse(Object.fromEntries(url.searchParams));
       if (!query.success) throw new AppError("BAD_REQUEST", zodMessage(query.error));
       const style = statusStyleOf(req, app.config);
-      const { jobs } = await app.jobs.list({
+      const { jobs } = await app.jobsFor(principal).list({
         limit: query.data.limit,
         parentId: null,
         ...(query.data.created_before ? { createdBefore: new Date(query.data.created_before) } : {}),
@@ -109,8 +129,8 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "GET",
     "/v2/jobs/:id",
-    guard(async ({ req, res, params }) => {
-      const job = await app.jobs.get(params.id!);
+    guard(async ({ req, res, params, principal }) => {
+      const job = await app.jobsFor(principal).get(params.id!);
       sendJson(res, 200, { job: { ...toV2Job(job, statusStyleOf(req, app.config)), request_id: job.id } });
     }),
   );
@@ -118,14 +138,14 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "GET",
     "/v2/jobs/:id/transcript",
-    guard(async ({ req, res, params, url }) => {
+    guard(async ({ req, res, params, url, principal }) => {
       const style = statusStyleOf(req, app.config);
       const requested = url.searchParams.get("format") ?? "json-v2";
       const format = transcriptFormatSchema.safeParse(requested);
       if (!format.success) throw new AppError("NOT_FOUND", `Unsupported transcript format "${requested}"; use json-v2, json, txt, srt or vtt`);
       let found;
       try {
-        found = await app.jobs.transcript(params.id!);
+        found = await app.jobsFor(principal).transcript(params.id!);
       } catch (error) {
         if (error instanceof AppError && typeof error.details?.status === "string") {
           const status = v2Status(error.details.status as JobStatus, style);
@@ -146,8 +166,8 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "GET",
     "/v2/jobs/:id/log",
-    guard(async ({ res, params }) => {
-      const lines = await app.jobs.log(params.id!);
+    guard(async ({ res, params, principal }) => {
+      const lines = await app.jobsFor(principal).log(params.id!);
       sendText(res, 200, lines.map((line) => `${line.at.toISOString()} ${line.level.toUpperCase()} ${line.message}`).join("\n") + "\n", "text/plain; charset=utf-8");
     }),
   );
@@ -155,9 +175,9 @@ export function registerV2Routes(router: Router, app: App): void {
   router.on(
     "DELETE",
     "/v2/jobs/:id",
-    guard(async ({ req, res, params, url }) => {
+    guard(async ({ req, res, params, url, principal }) => {
       const force = ["true", "1", "yes"].includes((url.searchParams.get("force") ?? "").toLowerCase());
-      const deleted = await app.jobs.delete(params.id!, { force });
+      const deleted = await app.jobsFor(principal).delete(params.id!, { force });
       const style = statusStyleOf(req, app.config);
       sendJson(res, 200, { job: { ...toV2Job(deleted, style), status: style === "upper" ? "DELETED" : "deleted" } });
     }),

@@ -51,6 +51,10 @@ const mapErrors = t.middleware(async ({ ctx, next, path }) => {
   return result;
 });
 
+/** Gives procedures the job system as their caller sees it (a user: only their own jobs and files). */
+const scopeToCaller = t.middleware(({ ctx, next }) => next({ ctx: { jobs: ctx.app.jobsFor(ctx.principal) } }));
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(mapErrors);
+/** Every procedure: errors mapped, and `ctx.jobs` scoped to the caller. */
+export const publicProcedure = t.procedure.use(mapErrors).use(scopeToCaller);
 export const createCallerFactory = t.createCallerFactory;

@@ -1,3 +1,6 @@
+// kissfft-js ships no types; its declaration sits beside this module so that any program that
+// compiles this file (a declaration build, another tsconfig) finds it, not only this project's.
+/// <reference path="./kissfft-js.d.ts" />
 import kissfft from "kissfft-js";
 
 /**

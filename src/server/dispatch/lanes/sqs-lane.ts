@@ -112,6 +112,8 @@ export class SqsLane implements LaneRunner, AsrCapacity {
       const sent = batch.filter((_, index) => !failed.has(index));
       await this.options.store.markSent(sent.map(({ job }) => ({ jobId: job.id, attempt: job.attempts, owner })), this.options.pickupTimeoutMs, "queue");
       if (sent.length) this.options.logger.info("tasks sent to the fleet", { jobIds: sent.map(({ job }) => job.id) });
+      // Started here means handed to the fleet; whichever worker takes it reports in its heartbeats.
+      for (const { job } of sent) this.options.logger.info("job started", { jobId: job.id, type: job.type, attempt: job.attempts, owner, worker: "sqs" });
       for (const [index, message] of failed) {
         const { job } = batch[index]!;
         await settler.failed({ jobId: job.id, attempt: job.attempts, owner }, job, new Error(message), [], "error");

@@ -37,7 +37,8 @@ export function createConvertHandler(deps: { media: MediaService }): TaskJobHand
       const { converted, output } = result;
       const { media, insert } = deps.media.outputRecord(
         { key: output.blobKey, sha256: output.sha256, sizeBytes: output.sizeBytes },
-        { originalName: `${base}.${params.options.format}`, contentType: CONVERT_CONTENT_TYPES[params.options.format] },
+        // The converted file belongs to whoever owns the job.
+        { originalName: `${base}.${params.options.format}`, contentType: CONVERT_CONTENT_TYPES[params.options.format], userId: job.userId },
         { format: converted.format, durationS: converted.durationS, sampleRateHz: params.options.sampleRateHz ?? null, channels: params.options.channels ?? null, audioCodec: converted.audioCodec, hasAudio: converted.audioCodec !== null },
       );
       log("info", `Converted to ${params.options.format}: ${converted.durationS.toFixed(2)} s, video ${converted.videoCodec ?? "none"}, audio ${converted.audioCodec ?? "none"}, ${output.sizeBytes} bytes`);

@@ -30,7 +30,8 @@ export function createFixSrtHandler(deps: { media: MediaService; complete: Compl
       fixed = await fixSrtCues(cues, {
         model: params.model,
         ...(params.systemMessage ? { systemMessage: params.systemMessage } : {}),
-        complete: deps.complete,
+        // The job's id rides along, so the LLM client's log lines name the job.
+        complete: (request, signal) => deps.complete(request, signal, { jobId: ctx.job.id }),
         signal: ctx.signal,
         log: ctx.log,
         onProgress: ctx.reportProgress,
@@ -49,7 +50,8 @@ export function createFixSrtHandler(deps: { media: MediaService; complete: Compl
     const base = path.basename(source.originalName, path.extname(source.originalName));
     const { media: stored, insert } = await deps.media.stageOutput(
       Buffer.from(output, "utf8"),
-      { originalName: `${base}.fixed.srt`, contentType: "application/x-subrip" },
+      // The corrected file belongs to whoever owns the job.
+      { originalName: `${base}.fixed.srt`, contentType: "application/x-subrip", userId: ctx.job.userId },
       { format: "srt", durationS: source.durationS ?? 0, sampleRateHz: null, channels: null, audioCodec: null, hasAudio: false },
     );
     ctx.log("info", `Corrected ${fixed.changes.length} of ${cues.length} cues with ${params.model} in ${fixed.requests} LLM requests`);

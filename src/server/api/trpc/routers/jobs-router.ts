@@ -5,7 +5,10 @@ import { convertOptionsSchema } from "../../../media/convert-media";
 import { jobChangeFilterSchema, streamJobChanges } from "../../../services/job-change-stream";
 import { MAX_EDITED_SRT_BYTES } from "../../../services/job-service";
 import { renderTranscript, TRANSCRIPT_FORMATS } from "../../../transcripts/render-transcript";
+import { batchWebhook, batchWebhookSchema } from "../../../webhooks/webhook-requests";
 import { publicProcedure, router } from "../init";
+import { ownerFor } from "../../../access";
+import { MAX_MEDIA_URLS, remoteMediaOf } from "../../../services/remote-media";
 
 const idInput = z.object({ id: z.string().min(1) });
 
@@ -26,7 +29,7 @@ export const jobsRouter = router({
       }),
     )
     .mutation(({ ctx, input }) =>
-      ctx.app.jobs.createTranscription({
+      ctx.jobs.createTranscription({
         type: input.type,
         media: input.mediaFileId,
         language: input.language,
@@ -40,7 +43,9 @@ export const jobsRouter = router({
   createBatch: publicProcedure
     .input(
       z.object({
-        mediaFileIds: z.array(z.string().min(1)).min(1).max(10_000),
+        mediaFileIds: z.array(z.string().min(1)).max(10_000).default([]),
+        /** Media fetched by the server (http(s):// under the SSRF guard, or s3://), after mediaFileIds. */
+        mediaUrls: z.array(z.string().min(1).max(8192)).max(MAX_MEDIA_URLS).default([]),
         type: batchJobTypeSchema.default("batch_transcribe"),
         language: z.string().min(1).default("en"),
         /** batch_fix_srt: the LLM model (default LLM_MODEL) and an extra system message. */
@@ -51,20 +56,30 @@ export const jobsRouter = router({
         parallelEngines: z.number().int().min(1).default(1),
         /** batch_convert: the options every file is converted with. */
         convert: convertOptionsSchema.optional(),
-      }),
+        /** POSTed `{ batchId, status, counts, finishedAt }` once the whole batch has finished. */
+        webhook: batchWebhookSchema.optional(),
+      }).refine((input) => input.mediaFileIds.length + input.mediaUrls.length >= 1, "Give mediaFileIds or mediaUrls"),
     )
-    .mutation(({ ctx, input }) =>
-      ctx.app.jobs.createBatch({
-        ...(input.convert ? { convert: input.convert } : {}),
-        type: input.type,
-        mediaFileIds: input.mediaFileIds,
-        fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },
-        language: input.language,
-        task: input.task,
-        enginesRequested: input.parallelEngines,
-        origin: "trpc",
-      }),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      // Every URL is fetched (4 at a time) before the batch exists: a bad one is a 400 naming it.
+      const fetched = input.mediaUrls.length ? await remoteMediaOf(ctx.app).recordFromUrls(input.mediaUrls, { userId: ownerFor(ctx.principal) }) : [];
+      try {
+        return await ctx.jobs.createBatch({
+          ...(input.convert ? { convert: input.convert } : {}),
+          ...(input.webhook ? { webhooks: [batchWebhook(input.webhook)] } : {}),
+          type: input.type,
+          mediaFileIds: [...input.mediaFileIds, ...fetched],
+          fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },
+          language: input.language,
+          task: input.task,
+          enginesRequested: input.parallelEngines,
+          origin: "trpc",
+        });
+      } catch (error) {
+        await ctx.app.media.deleteOrphans(fetched).catch(() => undefined);
+        throw error;
+      }
+    }),
 
   /** fix_srt: an uploaded SRT (POST /api/uploads with a .srt file), or the SRT a finished job produced, corrected by the LLM. */
   createFixSrt: publicProcedure
@@ -74,7 +89,7 @@ export const jobsRouter = router({
         .refine((input) => Boolean(input.mediaFileId) !== Boolean(input.sourceJobId), "Give either mediaFileId (an uploaded SRT) or sourceJobId (a finished transcription)"),
     )
     .mutation(({ ctx, input }) =>
-      ctx.app.jobs.createFixSrt({
+      ctx.jobs.createFixSrt({
         ...(input.mediaFileId ? { mediaFileId: input.mediaFileId } : {}),
         ...(input.sourceJobId ? { sourceJobId: input.sourceJobId } : {}),
         origin: "trpc",
@@ -86,7 +101,7 @@ export const jobsRouter = router({
   /** convert: media to MP4 (H.264/AAC) or audio only (m4a, mp3, wav). */
   createConvert: publicProcedure
     .input(z.object({ mediaFileId: z.string().min(1), options: convertOptionsSchema.prefault({}) }))
-    .mutation(({ ctx, input }) => ctx.app.jobs.createConvert({ mediaFileId: input.mediaFileId, options: input.options, origin: "trpc" })),
+    .mutation(({ ctx, input }) => ctx.jobs.createConvert({ mediaFileId: input.mediaFileId, options: input.options, origin: "trpc" })),
 
   list: publicProcedure
     .input(
@@ -104,7 +119,7 @@ export const jobsRouter = router({
       }),
     )
     .query(({ ctx, input }) =>
-      ctx.app.jobs.list({
+      ctx.jobs.list({
         limit: input.limit,
         parentId: input.parentId,
         order: input.order,
@@ -117,21 +132,21 @@ export const jobsRouter = router({
     ),
 
   get: publicProcedure.input(idInput).query(async ({ ctx, input }) => {
-    const job = await ctx.app.jobs.get(input.id);
-    const batch = isBatchType(job.type) ? await ctx.app.jobs.batchSummary(job.id) : null;
+    const job = await ctx.jobs.get(input.id);
+    const batch = isBatchType(job.type) ? await ctx.jobs.batchSummary(job.id) : null;
     return { job, batch };
   }),
 
-  cancel: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.app.jobs.cancel(input.id)),
-  retry: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.app.jobs.retry(input.id)),
+  cancel: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.jobs.cancel(input.id)),
+  retry: publicProcedure.input(idInput).mutation(({ ctx, input }) => ctx.jobs.retry(input.id)),
   delete: publicProcedure
     .input(idInput.extend({ force: z.boolean().default(false) }))
-    .mutation(({ ctx, input }) => ctx.app.jobs.delete(input.id, { force: input.force })),
+    .mutation(({ ctx, input }) => ctx.jobs.delete(input.id, { force: input.force })),
 
   transcript: publicProcedure
     .input(idInput.extend({ format: z.enum(TRANSCRIPT_FORMATS).default("json") }))
     .query(async ({ ctx, input }) => {
-      const { job, document, editedAt } = await ctx.app.jobs.transcript(input.id);
+      const { job, document, editedAt } = await ctx.jobs.transcript(input.id);
       const rendered = renderTranscript(document, input.format, { dataName: job.media?.originalName ?? job.id, language: job.language ?? document.language });
       return { format: input.format, contentType: rendered.contentType, body: rendered.body, document, editedAt };
     }),
@@ -140,15 +155,15 @@ export const jobsRouter = router({
   saveSubtitles: publicProcedure
     // Characters bound the parse cheaply here; the service checks the exact UTF-8 size.
     .input(idInput.extend({ srt: z.string().max(MAX_EDITED_SRT_BYTES) }))
-    .mutation(({ ctx, input }) => ctx.app.jobs.saveSubtitles(input.id, input.srt)),
+    .mutation(({ ctx, input }) => ctx.jobs.saveSubtitles(input.id, input.srt)),
 
   /** Drops the subtitle edit: srt, vtt and txt are the recogniser's again. */
   discardSubtitleEdits: publicProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    await ctx.app.jobs.discardSubtitleEdits(input.id);
+    await ctx.jobs.discardSubtitleEdits(input.id);
     return { ok: true as const };
   }),
 
-  log: publicProcedure.input(idInput).query(({ ctx, input }) => ctx.app.jobs.log(input.id)),
+  log: publicProcedure.input(idInput).query(({ ctx, input }) => ctx.jobs.log(input.id)),
 
   /**
    * Live job changes (server-sent events): one job ({ jobId }), a batch and its children
@@ -156,5 +171,5 @@ export const jobsRouter = router({
    * replica made them. Each message lists the latest state of the jobs that changed, or asks
    * the view to re-read everything (`resync`).
    */
-  changes: publicProcedure.input(jobChangeFilterSchema.default({})).subscription(({ ctx, input, signal }) => streamJobChanges(ctx.app.events, input, { signal: signal ?? new AbortController().signal })),
+  changes: publicProcedure.input(jobChangeFilterSchema.default({})).subscription(({ ctx, input, signal }) => streamJobChanges(ctx.app.events, input, { signal: signal ?? new AbortController().signal, visible: (ids) => ctx.jobs.visibleJobIds(ids) })),
 });
