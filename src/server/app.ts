@@ -42,7 +42,7 @@ import { MediaService } from "./services/media-service";
 import { scopeJobs, type ScopedJobs } from "./services/scoped-jobs";
 import { OPERATOR } from "./access";
 import { WebhookDeliverer } from "./webhooks/webhook-deliverer";
-import { WebhookStore } from "./webhooks/webhook-store";
+import { WebhookStore } from "./jobs/webhook-outbox";
 import { createAwsClients } from "./aws/aws-env";
 import { StorageMaintenance } from "./services/storage-maintenance";
 import { createFilesystemBlobStore } from "./storage/filesystem-blob-store";

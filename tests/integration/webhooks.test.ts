@@ -10,7 +10,7 @@ import { OPERATOR } from "../../src/server/access";
 import { createCaller } from "../../src/server/api/trpc/root";
 import { openSqlClient } from "../../src/server/db/sql/open-sql-client";
 import { verifyWebhookSignature } from "../../src/server/webhooks/webhook-signature";
-import { insertWebhookSteps, WebhookStore } from "../../src/server/webhooks/webhook-store";
+import { insertWebhookSteps, WebhookStore } from "../../src/server/jobs/webhook-outbox";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process";
 import { startTestApp, v2JobForm, type TestApp } from "../helpers/test-app";

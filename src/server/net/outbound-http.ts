@@ -10,9 +10,9 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import type { Readable } from "node:stream";
-import { AllowList, addressRefusal } from "./address-policy.js";
+import { AllowList, addressRefusal } from "./address-policy";
 
-export { addressRefusal, classifyAddress, type AddressClass } from "./address-policy.js";
+export { addressRefusal, classifyAddress, type AddressClass } from "./address-policy";
 
 /** From app.config.outbound.allowHosts: hostnames or CIDRs (v4/v6) exempt from the guard. */
 export type OutboundPolicy = { allowHosts: readonly string[] };

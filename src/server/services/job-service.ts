@@ -7,7 +7,7 @@ import { createJobId } from "../jobs/job-id";
 import type { JobEventBus } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
 import type { JobStore, NewJob } from "../jobs/job-store";
-import { insertWebhookSteps, type NewWebhook } from "../webhooks/webhook-store";
+import { insertWebhookSteps, type NewWebhook } from "../jobs/webhook-outbox";
 import { laneSchema } from "../jobs/lanes";
 import { renderTranscript } from "../transcripts/render-transcript";
 import { parseSrt, renderSrt } from "../subtitles/srt";

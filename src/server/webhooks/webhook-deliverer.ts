@@ -8,7 +8,7 @@ import type { JobView } from "../services/job-views";
 import { nextRetryDelayMs, type WebhookRetrySchedule } from "./webhook-backoff";
 import { deliveryUrl, renderWebhookBody, type PayloadSources } from "./webhook-payload";
 import { SIGNATURE_HEADER, signWebhookBody } from "./webhook-signature";
-import type { DeliveryAttempt, WebhookDelivery, WebhookStore } from "./webhook-store";
+import type { DeliveryAttempt, WebhookDelivery, WebhookStore } from "../jobs/webhook-outbox";
 
 export type WebhookOutcome = "delivered" | "retry" | "failed";
 

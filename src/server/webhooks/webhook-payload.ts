@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { toAsyncDetail } from "../api/rest/async-transcribe-routes";
-import { toV2Job } from "../api/rest/v2-shapes";
 import { AppError } from "../errors";
 import type { ScopedJobs } from "../services/scoped-jobs";
 import type { JobView } from "../services/job-views";
 import { renderTranscript, type TranscriptDocument, type TranscriptFormat } from "../transcripts/render-transcript";
 import type { NotificationContent } from "./webhook-requests";
-import type { WebhookDelivery } from "./webhook-store";
+import type { WebhookDelivery } from "../jobs/webhook-outbox";
+import { toAsyncDetail } from "../wire/async-job";
+import { toV2Job } from "../wire/v2-job";
 
 /** A webhook's body: the exact text sent (UTF-8), and its Content-Type (null: no body). */
 export type RenderedBody = { body: string; contentType: string | null };

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { webhookMethodSchema, type NewWebhook } from "./webhook-store";
+import { webhookMethodSchema, type NewWebhook } from "../jobs/webhook-outbox";
 
 /** What a notification may carry (the vendor's `contents` items this server can produce). */
 export const NOTIFICATION_CONTENTS = ["jobinfo", "transcript", "transcript.json-v2", "transcript.txt", "transcript.srt"] as const;

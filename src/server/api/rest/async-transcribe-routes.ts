@@ -5,23 +5,15 @@ import { AppError } from "../../errors";
 import { asyncErrorShape, sendJson } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { noteJobId } from "../../observability/request-notes";
-import type { ScopedJobs } from "../../services/scoped-jobs";
 import { guardedRoute, type ApiRouteContext } from "./guard";
 import type { JobStatus } from "../../jobs/job-status";
 import type { JobView } from "../../services/job-views";
-import { transcriptLines } from "../../transcripts/render-transcript";
+import { ASYNC_STATUS, jobIdOf, jobNameOf, toAsyncDetail, toAsyncSummary } from "../../wire/async-job";
 import { receiveMediaUpload } from "./upload-media";
 import { abortWhenClientGone, remoteMediaOf } from "../../services/remote-media";
 import { callbackWebhook, webhookUrlSchema } from "../../webhooks/webhook-requests";
 
 /** The async wrapper API of seeds/001, over the same job system. */
-const ASYNC_STATUS: Record<JobStatus, string> = {
-  QUEUED: "QUEUED",
-  RUNNING: "IN_PROGRESS",
-  DONE: "COMPLETED",
-  FAILED: "FAILED",
-  CANCELLED: "FAILED",
-};
 const INTERNAL_STATUSES: Record<string, JobStatus[]> = {
   QUEUED: ["QUEUED"],
   IN_PROGRESS: ["RUNNING"],
@@ -33,54 +25,6 @@ const listQuerySchema = z.object({
   status: z.enum(["QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"], { error: "status must be one of QUEUED, IN_PROGRESS, COMPLETED, FAILED" }).optional(),
   max_results: z.coerce.number({ error: "max_results must be a number" }).int().min(1, "max_results must be between 1 and 100").max(100, "max_results must be between 1 and 100").default(20),
 });
-
-const JOB_NAME_PREFIX = "transcribe-";
-
-export function jobNameOf(jobId: string): string {
-  return `${JOB_NAME_PREFIX}${jobId}`;
-}
-
-function jobIdOf(jobName: string): string {
-  return jobName.startsWith(JOB_NAME_PREFIX) ? jobName.slice(JOB_NAME_PREFIX.length) : jobName;
-}
-
-function languageCodeOf(job: JobView): string {
-  const config = job.config as { language_code?: unknown } | null;
-  return typeof config?.language_code === "string" ? config.language_code : (job.language ?? "en-US");
-}
-
-/** The short shape used in listings. */
-function toAsyncSummary(job: JobView): Record<string, unknown> {
-  return {
-    job_name: jobNameOf(job.id),
-    status: ASYNC_STATUS[job.status],
-    language_code: languageCodeOf(job),
-    creation_time: job.createdAt.toISOString(),
-    ...(job.startedAt ? { start_time: job.startedAt.toISOString() } : {}),
-    ...(job.status === "DONE" && job.finishedAt ? { completion_time: job.finishedAt.toISOString() } : {}),
-    ...(job.status === "FAILED" || job.status === "CANCELLED" ? { failure_reason: job.failureReason ?? "Unknown failure" } : {}),
-  };
-}
-
-/** A job's status as GET /transcribe-job shows it (also the body of its callback_url webhook). */
-export async function toAsyncDetail(jobs: Pick<ScopedJobs, "transcript">, job: JobView): Promise<Record<string, unknown>> {
-  const summary = toAsyncSummary(job);
-  if (job.status === "DONE") {
-    const { document } = await jobs.transcript(job.id);
-    return {
-      ...summary,
-      // The same text the txt download has, so a user's subtitle edit shows here too.
-      transcript: transcriptLines(document).join(" "),
-      media_format: job.media?.format ?? null,
-      media_sample_rate_hz: job.media?.sampleRateHz ?? null,
-      s3_url: job.media?.uri ?? null,
-    };
-  }
-  if (job.status === "QUEUED" || job.status === "RUNNING") {
-    return { ...summary, message: "Transcription is still in progress. Check again in a few seconds." };
-  }
-  return summary;
-}
 
 /** The optional `callback_url` form field: POSTed the job's status (as GET /transcribe-job shows it) when it finishes. */
 function parseCallbackUrl(value: string | undefined): string | null {

@@ -10,7 +10,8 @@ import { transcriptionTaskSchema } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
 import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
 import { parseConfigField, receiveMediaUpload } from "./upload-media";
-import { statusStyleOf, toV2Job, v2Status } from "./v2-shapes";
+import { statusStyleOf } from "./v2-shapes";
+import { toV2Job, v2Status } from "../../wire/v2-job";
 import { notificationConfigSchema, notificationWebhooks, redactNotificationConfig } from "../../webhooks/webhook-requests";
 import { abortWhenClientGone, fetchDataSchema, parseAuthHeaders, redactFetchData, remoteMediaOf } from "../../services/remote-media";
 

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { toDate } from "../db/sql/row-mappers";
 import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
-import { createJobId } from "../jobs/job-id";
-import { logSteps, type PendingLogLine } from "../jobs/job-store";
-import { TERMINAL_STATUSES } from "../jobs/job-status";
+import { createJobId } from "./job-id";
+import { logSteps, type PendingLogLine } from "./job-store";
+import { TERMINAL_STATUSES } from "./job-status";
 
 /** notification: the v2 API's notification_config; callback: the async API's callback_url; batch: a tRPC batch's webhook. */
 export const webhookKindSchema = z.enum(["notification", "callback", "batch"]);
