@@ -1,4 +1,5 @@
-// Production build: validate the environment, then build the Next.js dashboard.
+// Production build: validate the environment, build the Next.js dashboard, and write the
+// declarations typed tRPC clients in other projects import (dist/trpc-types).
 // The API server runs from source through tsx (see scripts/start.mjs), so it needs no build step.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -13,3 +14,4 @@ const run = (command, args, env = process.env) => {
 // A bad variable fails the build with its name, as it would fail the start.
 run(process.execPath, ["--import", "tsx", "src/server/check-env.ts"]);
 run(process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "build"], { ...process.env, NEXT_TELEMETRY_DISABLED: "1" });
+run(process.execPath, [path.join(root, "scripts/build-trpc-types.mjs")]);
