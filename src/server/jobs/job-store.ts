@@ -501,8 +501,15 @@ export class JobStore {
 
   /** Finished top-level jobs beyond the newest `keep`, oldest first (retention). */
   async finishedBeyond(keep: number, limit: number): Promise<string[]> {
+    // A job that still owes a webhook stays until it is delivered or given up on (the outbox
+    // row would go with it); a later prune takes it.
     const rows = await this.db.all(
-      sql(`SELECT "id" FROM "Job" WHERE "parentId" IS NULL AND "status" IN (${TERMINAL_SQL}) ORDER BY "finishedAt" DESC, "id" DESC LIMIT ? OFFSET ?`, limit, keep),
+      sql(
+        `SELECT "id" FROM (SELECT "id" FROM "Job" WHERE "parentId" IS NULL AND "status" IN (${TERMINAL_SQL}) ORDER BY "finishedAt" DESC, "id" DESC LIMIT ? OFFSET ?) AS "stale"
+         WHERE NOT EXISTS (SELECT 1 FROM "WebhookDelivery" w WHERE w."jobId" = "stale"."id" AND w."status" IN ('waiting', 'pending'))`,
+        limit,
+        keep,
+      ),
     );
     return rows.map((row) => String(row.id));
   }
