@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { describe, it } from "node:test";
 import { nextRetryDelayMs, nominalRetryDelayMs, nominalStartMs, RETRY_JITTER, type WebhookRetrySchedule } from "../../src/server/webhooks/webhook-backoff";
-import { parseAuthHeaders } from "../../src/server/webhooks/webhook-deliverer";
+import { headerLinesToObject } from "../../src/server/net/header-lines";
 import { deliveryUrl, multipart } from "../../src/server/webhooks/webhook-payload";
 import { authHeadersSchema, notificationConfigSchema, notificationWebhooks, redactNotificationConfig } from "../../src/server/webhooks/webhook-requests";
 import { signWebhookBody, verifyWebhookSignature } from "../../src/server/webhooks/webhook-signature";
@@ -107,7 +107,7 @@ describe("webhook requests and payloads", () => {
     for (const bad of ["no colon", ": empty name", "Bad Name: x", "Host: evil", "Content-Type: text/plain", "X-Webhook-Signature: forged", "X-A: b\r\nX-B: c"]) {
       assert.ok(!authHeadersSchema.safeParse([bad]).success, bad);
     }
-    assert.deepEqual(parseAuthHeaders(["Authorization: Bearer a:b", "X-Key:  v "]), { Authorization: "Bearer a:b", "X-Key": "v" });
+    assert.deepEqual(headerLinesToObject(["Authorization: Bearer a:b", "X-Key:  v "]), { Authorization: "Bearer a:b", "X-Key": "v" });
   });
 
   it("never echoes auth header values in the stored config", () => {

@@ -6,6 +6,9 @@ export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["DONE", "FAILED", "CANCELLED"];
 
+/** The terminal statuses as an SQL list, for `"status" IN (...)`. */
+export const TERMINAL_STATUSES_SQL = TERMINAL_STATUSES.map((status) => `'${status}'`).join(", ");
+
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }

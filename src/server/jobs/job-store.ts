@@ -1,9 +1,9 @@
 import type { Job, MediaFile } from "../db/models";
-import { JOB_COLUMNS, MEDIA_COLUMNS, toDate, toJob, toMediaFile } from "../db/sql/row-mappers";
+import { JOB_COLUMNS, MEDIA_COLUMNS, strOrNull, toDate, toJob, toMediaFile } from "../db/sql/row-mappers";
 import { sql, type BatchStep, type SqlClient, type SqlStatement, type SqlValue } from "../db/sql/sql-client";
 import { createJobId } from "./job-id";
 import type { JobEvent, JobEventBus } from "./job-events";
-import { TERMINAL_STATUSES, type JobStatus } from "./job-status";
+import { TERMINAL_STATUSES_SQL, type JobStatus } from "./job-status";
 import { laneOf, laneSchema, type Lane } from "./lanes";
 
 /** A log line written with a job's next state change. */
@@ -65,7 +65,6 @@ const JOBS_PER_INSERT = 200;
 /** Rows per multi-row INSERT of log lines (4 columns). */
 const LOG_LINES_PER_INSERT = 500;
 
-const TERMINAL_SQL = TERMINAL_STATUSES.map((status) => `'${status}'`).join(", ");
 const RUNNING_ATTEMPT = `"id" = ? AND "status" = 'RUNNING' AND "attempts" = ?`;
 const CLEARED_LEASE = `"leaseOwner" = NULL, "leaseExpiresAt" = NULL`;
 
@@ -251,7 +250,7 @@ export class JobStore {
   /** Jobs by type, status and lane, in one GROUP BY (GET /metrics reads it at each scrape). */
   async countByTypeStatusLane(): Promise<{ type: string; status: string; lane: string | null; count: number }[]> {
     const rows = await this.db.all(sql(`SELECT "type", "status", "lane", COUNT(*) AS "count" FROM "Job" GROUP BY "type", "status", "lane"`));
-    return rows.map((row) => ({ type: String(row.type), status: String(row.status), lane: row.lane === null || row.lane === undefined ? null : String(row.lane), count: Number(row.count) }));
+    return rows.map((row) => ({ type: String(row.type), status: String(row.status), lane: strOrNull(row.lane), count: Number(row.count) }));
   }
 
   /** The owner (userId, null: unowned) of each job of `jobIds` that exists. */
@@ -260,7 +259,7 @@ export class JobStore {
     for (let i = 0; i < jobIds.length; i += 500) {
       const chunk = jobIds.slice(i, i + 500);
       const rows = await this.db.all(sql(`SELECT "id", "userId" FROM "Job" WHERE "id" IN (${placeholders(chunk)})`, ...chunk));
-      for (const row of rows) owners.set(String(row.id), row.userId === null || row.userId === undefined ? null : String(row.userId));
+      for (const row of rows) owners.set(String(row.id), strOrNull(row.userId));
     }
     return owners;
   }
@@ -281,7 +280,7 @@ export class JobStore {
       ),
     );
     return rows.map((row) => ({
-      userId: row.userId === null || row.userId === undefined ? null : String(row.userId),
+      userId: strOrNull(row.userId),
       jobs: Number(row.jobs),
       done: Number(row.done ?? 0),
       audioSeconds: Number(row.audioSeconds ?? 0),
@@ -489,7 +488,7 @@ export class JobStore {
    */
   async deleteFinished(jobIds: readonly string[]): Promise<{ deleted: string[]; mediaFileIds: string[] }> {
     if (jobIds.length === 0) return { deleted: [], mediaFileIds: [] };
-    const finished = `"id" IN (${placeholders(jobIds)}) AND "status" IN (${TERMINAL_SQL})`;
+    const finished = `"id" IN (${placeholders(jobIds)}) AND "status" IN (${TERMINAL_STATUSES_SQL})`;
     const results = await this.db.transact([
       sql(`SELECT "mediaFileId" FROM "Job" WHERE ("parentId" IN (SELECT "id" FROM "Job" WHERE ${finished}) OR (${finished})) AND "mediaFileId" IS NOT NULL`, ...jobIds, ...jobIds),
       sql(`DELETE FROM "Job" WHERE "parentId" IN (SELECT "id" FROM "Job" WHERE ${finished})`, ...jobIds),
@@ -505,7 +504,7 @@ export class JobStore {
     // row would go with it); a later prune takes it.
     const rows = await this.db.all(
       sql(
-        `SELECT "id" FROM (SELECT "id" FROM "Job" WHERE "parentId" IS NULL AND "status" IN (${TERMINAL_SQL}) ORDER BY "finishedAt" DESC, "id" DESC LIMIT ? OFFSET ?) AS "stale"
+        `SELECT "id" FROM (SELECT "id" FROM "Job" WHERE "parentId" IS NULL AND "status" IN (${TERMINAL_STATUSES_SQL}) ORDER BY "finishedAt" DESC, "id" DESC LIMIT ? OFFSET ?) AS "stale"
          WHERE NOT EXISTS (SELECT 1 FROM "WebhookDelivery" w WHERE w."jobId" = "stale"."id" AND w."status" IN ('waiting', 'pending'))`,
         limit,
         keep,
@@ -701,7 +700,7 @@ function toJobWithMedia(row: Record<string, unknown>): JobWithMedia {
 
 function toTouched(row: Record<string, unknown>): TouchedJob {
   const lane = laneSchema.safeParse(row.lane);
-  return { id: String(row.id), parentId: row.parentId === null || row.parentId === undefined ? null : String(row.parentId), lane: lane.success ? lane.data : null };
+  return { id: String(row.id), parentId: strOrNull(row.parentId), lane: lane.success ? lane.data : null };
 }
 
 /** Claimed jobs in queue order (RETURNING has none). */

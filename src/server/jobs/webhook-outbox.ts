@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { toDate } from "../db/sql/row-mappers";
+import { dateOrNull, strOrNull, toDate } from "../db/sql/row-mappers";
 import { sql, type BatchStep, type SqlClient } from "../db/sql/sql-client";
 import { createJobId } from "./job-id";
 import { logSteps, type PendingLogLine } from "./job-store";
-import { TERMINAL_STATUSES } from "./job-status";
+import { TERMINAL_STATUSES_SQL } from "./job-status";
 
 /** notification: the v2 API's notification_config; callback: the async API's callback_url; batch: a tRPC batch's webhook. */
 export const webhookKindSchema = z.enum(["notification", "callback", "batch"]);
@@ -53,7 +53,6 @@ export type WebhookDelivery = {
 export type DeliveryAttempt = { id: string; jobId: string; attempt: number };
 
 const COLUMNS = `"id", "jobId", "kind", "url", "method", "authHeaders", "contents", "status", "attempts", "nextAttemptAt", "body", "contentType", "lastError", "createdAt", "deliveredAt"`;
-const TERMINAL_SQL = TERMINAL_STATUSES.map((status) => `'${status}'`).join(", ");
 /** The attempt still holds the row: nobody delivered, failed or re-claimed it meanwhile. */
 const HELD = `"id" = ? AND "status" = 'pending' AND "attempts" = ?`;
 
@@ -80,7 +79,7 @@ export class WebhookStore {
       sql(
         `WITH due AS (
            SELECT w."id" FROM "WebhookDelivery" w JOIN "Job" j ON j."id" = w."jobId"
-           WHERE w."nextAttemptAt" <= ? AND (w."status" = 'pending' OR (w."status" = 'waiting' AND j."status" IN (${TERMINAL_SQL})))
+           WHERE w."nextAttemptAt" <= ? AND (w."status" = 'pending' OR (w."status" = 'waiting' AND j."status" IN (${TERMINAL_STATUSES_SQL})))
            ORDER BY w."nextAttemptAt", w."id" LIMIT ?${lock}
          )
          UPDATE "WebhookDelivery" SET "status" = 'pending', "attempts" = "attempts" + 1, "nextAttemptAt" = ?
@@ -107,7 +106,7 @@ export class WebhookStore {
     );
     const row = rows[0];
     if (!row) return { body, contentType };
-    return { body: String(row.body), contentType: row.contentType === null || row.contentType === undefined ? null : String(row.contentType) };
+    return { body: String(row.body), contentType: strOrNull(row.contentType) };
   }
 
   /** pending → delivered, with its log line; false when this attempt no longer holds the row (exactly one success is ever recorded). */
@@ -183,7 +182,6 @@ function parseList(text: unknown): string[] | null {
 function toDelivery(row: Record<string, unknown>): WebhookDelivery {
   const kind = webhookKindSchema.safeParse(row.kind);
   const method = webhookMethodSchema.safeParse(row.method);
-  const strOrNull = (value: unknown) => (value === null || value === undefined ? null : String(value));
   return {
     id: String(row.id),
     jobId: String(row.jobId),
@@ -199,6 +197,6 @@ function toDelivery(row: Record<string, unknown>): WebhookDelivery {
     contentType: strOrNull(row.contentType),
     lastError: strOrNull(row.lastError),
     createdAt: toDate(row.createdAt),
-    deliveredAt: row.deliveredAt === null || row.deliveredAt === undefined ? null : toDate(row.deliveredAt),
+    deliveredAt: dateOrNull(row.deliveredAt),
   };
 }

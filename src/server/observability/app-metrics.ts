@@ -13,6 +13,7 @@ export type MetricsSources = {
   onCollectError?: (family: string, error: unknown) => void;
 };
 
+/** How a webhook delivery attempt ended: delivered, retry (will be tried again), failed (given up). */
 export type WebhookOutcome = "delivered" | "retry" | "failed";
 
 /** Statuses every job type seen gets a series for, zero when none are in it. */

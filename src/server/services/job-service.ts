@@ -124,9 +124,15 @@ export class JobService {
     return `Server busy: ${requested} engines not available (${capacity.usedEngines} engines in use, ${capacity.maxEngines} parallel allowed)`;
   }
 
-  /** Throws BUSY when `requested` engines are not free right now (a cheap pre-check before an upload). */
-  async assertCapacity(requested: number): Promise<void> {
-    if (requested > (await this.deps.asr.capacity()).unusedEngines) throw new AppError("BUSY", await this.busyMessage(requested));
+  /**
+   * The checks createTranscription makes of `requested` engines under `admission`, made
+   * before an upload so a refused request does not wait for its bytes: BUSY when immediate
+   * admission finds them not free now (re-checked atomically at creation), BAD_REQUEST when a
+   * queued job could never fit.
+   */
+  async assertAdmissible(requested: number, admission: Admission): Promise<void> {
+    this.validateEngines(requested, admission);
+    if (admission === "immediate" && requested > (await this.deps.asr.capacity()).unusedEngines) throw new AppError("BUSY", await this.busyMessage(requested));
   }
 
   async createTranscription(input: CreateTranscriptionInput): Promise<JobView> {
@@ -155,6 +161,7 @@ export class JobService {
       maxAttempts: this.deps.maxAttempts,
     };
     const accepted = [{ level: "info" as const, message: `Job accepted: ${input.type} of "${media.originalName}" (${media.sizeBytes} bytes), language ${input.language}` }];
+    const webhooks = insertWebhookSteps(job.id!, input.webhooks ?? []);
     let created;
     if (input.admission === "immediate") {
       // Capacity is taken before the row exists, and the row is written RUNNING for this
@@ -162,7 +169,7 @@ export class JobService {
       const ticket = await this.deps.asr.admitNow(job.id!, job.enginesRequested!);
       if (!ticket) throw new AppError("BUSY", await this.busyMessage(input.enginesRequested));
       try {
-        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted, withMedia, insertWebhookSteps(job.id!, input.webhooks ?? []));
+        created = await this.deps.store.createRunning(job, this.deps.owner, this.deps.leaseMs, accepted, withMedia, webhooks);
       } catch (error) {
         ticket.release();
         throw error;
@@ -170,7 +177,7 @@ export class JobService {
       this.logAccepted(created);
       ticket.start({ ...created, mediaFile: media });
     } else {
-      created = await this.deps.store.create(job, accepted, withMedia, insertWebhookSteps(job.id!, input.webhooks ?? []));
+      created = await this.deps.store.create(job, accepted, withMedia, webhooks);
       this.logAccepted(created);
     }
     // The row as written: re-reading it would cost a query on the hot path for nothing.

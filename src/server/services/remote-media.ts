@@ -11,6 +11,7 @@ import { z } from "zod";
 import { createAwsClients } from "../aws/aws-env";
 import type { AppConfig } from "../env";
 import { AppError } from "../errors";
+import { HEADER_NAME, headerLinesToObject, redactHeaderLines, splitHeaderLine } from "../net/header-lines";
 import { OutboundRefusedError, OutboundTimeoutError, outboundRequest, redactOutboundUrl, type OutboundResponse } from "../net/outbound-http";
 import type { MediaService, StagedMedia } from "./media-service";
 
@@ -36,7 +37,7 @@ export function redactFetchData<T extends Record<string, unknown>>(config: T): T
     fetch_data: {
       ...fetchData,
       ...(typeof fetchData.url === "string" ? { url: redactOutboundUrl(fetchData.url) } : {}),
-      ...(Array.isArray(fetchData.auth_headers) ? { auth_headers: fetchData.auth_headers.map((line) => `${String(line).split(":")[0]}: [redacted]`) } : {}),
+      ...(Array.isArray(fetchData.auth_headers) ? { auth_headers: redactHeaderLines(fetchData.auth_headers) } : {}),
     },
   };
 }
@@ -56,19 +57,13 @@ export type StageFromUrlOptions = {
 
 type Deps = { media: MediaService; config: Pick<AppConfig, "outbound" | "blobStore" | "sqs" | "aws" | "maxUploadBytes"> };
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /** "Name: value" lines to a header object; a malformed line is a 400 (it would be a header injection). */
 export function parseAuthHeaders(lines: readonly string[] | undefined, field = "auth_headers"): Record<string, string> {
-  const headers: Record<string, string> = {};
   for (const line of lines ?? []) {
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).trim() : "";
-    const value = colon > 0 ? line.slice(colon + 1).trim() : "";
-    if (!TOKEN.test(name) || /[\r\n\0]/.test(value)) throw new AppError("BAD_REQUEST", `${field}: each entry must be a "Name: value" header line`);
-    headers[name] = value;
+    const parts = splitHeaderLine(line);
+    if (!parts || !HEADER_NAME.test(parts.name) || /[\r\n\0]/.test(parts.value)) throw new AppError("BAD_REQUEST", `${field}: each entry must be a "Name: value" header line`);
   }
-  return headers;
+  return headerLinesToObject(lines ?? []);
 }
 
 /** The media's name: Content-Disposition's filename, else the URL path's last segment. */
@@ -104,15 +99,6 @@ function filenameOfDisposition(header: string): string | null {
   const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))/i.exec(header);
   const value = plain ? (plain[1]?.replace(/\\(.)/g, "$1") ?? plain[2]?.trim()) : null;
   return value || null;
-}
-
-/** Aborts when the HTTP client goes away before its answer was sent (no point downloading on). */
-export function abortWhenClientGone(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) controller.abort(new AppError("BAD_REQUEST", "The client went away"));
-  });
-  return controller.signal;
 }
 
 export class RemoteMedia {

@@ -26,6 +26,15 @@ export function scopeJobs(principal: Principal, jobs: JobService, store: JobStor
     return job;
   }
 
+  /**
+   * NOT_FOUND unless the caller may see the job. Before an operation that reads the job
+   * itself (and answers NOT_FOUND for an unknown id): an operator sees everything, so the
+   * operation's own read suffices and nothing is read twice.
+   */
+  async function assertVisible(id: string): Promise<void> {
+    if (!isOperator) await visibleJob(id);
+  }
+
   async function visibleMedia(id: string): Promise<MediaFile> {
     const found = await media.get(id);
     if (!canAccess(principal, found.userId)) throw new AppError("NOT_FOUND", `Media file not found: ${id}`);
@@ -57,7 +66,7 @@ export function scopeJobs(principal: Principal, jobs: JobService, store: JobStor
     },
 
     async createFixSrt(input: CreateFixSrtInput): Promise<JobView> {
-      if (input.sourceJobId) await visibleJob(input.sourceJobId);
+      if (input.sourceJobId) await assertVisible(input.sourceJobId);
       if (input.mediaFileId) await assertMediaVisible([input.mediaFileId]);
       return jobs.createFixSrt({ ...input, userId: owner(input.userId) });
     },
@@ -74,47 +83,48 @@ export function scopeJobs(principal: Principal, jobs: JobService, store: JobStor
     },
 
     async cancel(id: string): Promise<JobView> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.cancel(id);
     },
 
     async retry(id: string): Promise<JobView> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.retry(id);
     },
 
     async delete(id: string, opts: { force: boolean }): Promise<JobView> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.delete(id, opts);
     },
 
     async saveSubtitles(id: string, srt: string): Promise<{ cues: number; editedAt: Date }> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.saveSubtitles(id, srt);
     },
 
     async discardSubtitleEdits(id: string): Promise<void> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.discardSubtitleEdits(id);
     },
 
     async transcript(id: string): Promise<{ job: JobView; document: TranscriptDocument; editedAt: Date | null }> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.transcript(id);
     },
 
     async log(id: string): Promise<JobLog[]> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.log(id);
     },
 
     async batchSummary(id: string): Promise<BatchResult & { queued: number; running: number }> {
+      // The summary itself reads no job row, so an unknown id is found out here, operator or not.
       await visibleJob(id);
       return jobs.batchSummary(id);
     },
 
     async waitForSettled(id: string, timeoutMs: number): Promise<JobView> {
-      await visibleJob(id);
+      await assertVisible(id);
       return jobs.waitForSettled(id, timeoutMs);
     },
 

@@ -3,14 +3,14 @@ import type { JobEventBus } from "../jobs/job-events";
 import { formatDelay, type PendingLogLine } from "../jobs/job-store";
 import { isTerminal } from "../jobs/job-status";
 import type { Logger } from "../logger";
+import { headerLinesToObject } from "../net/header-lines";
+import type { WebhookOutcome } from "../observability/app-metrics";
 import { outboundRequest, OutboundRefusedError, redactOutboundUrl, type OutboundPolicy } from "../net/outbound-http";
 import type { JobView } from "../services/job-views";
 import { nextRetryDelayMs, type WebhookRetrySchedule } from "./webhook-backoff";
 import { deliveryUrl, renderWebhookBody, type PayloadSources } from "./webhook-payload";
 import { SIGNATURE_HEADER, signWebhookBody } from "./webhook-signature";
 import type { DeliveryAttempt, WebhookDelivery, WebhookStore } from "../jobs/webhook-outbox";
-
-export type WebhookOutcome = "delivered" | "retry" | "failed";
 
 export type WebhookDelivererOptions = {
   store: WebhookStore;
@@ -189,7 +189,7 @@ export class WebhookDeliverer {
       }
 
       const body = Buffer.from(payload.body, "utf8");
-      const headers: Record<string, string> = { "User-Agent": this.userAgent, ...parseAuthHeaders(delivery.authHeaders) };
+      const headers: Record<string, string> = { "User-Agent": this.userAgent, ...headerLinesToObject(delivery.authHeaders) };
       if (payload.contentType) headers["Content-Type"] = payload.contentType;
       if (this.options.webhooks.signingSecret) headers[SIGNATURE_HEADER] = signWebhookBody(this.options.webhooks.signingSecret, body);
       const started = performance.now();
@@ -259,17 +259,6 @@ export class WebhookDeliverer {
       this.options.onAttempt?.("retry");
     }
   }
-}
-
-/** "Name: value" lines as headers (validated when the webhook was accepted). */
-export function parseAuthHeaders(lines: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
 }
 
 /** Reads up to `limit` bytes of a response (for the log) and discards the rest. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { webhookMethodSchema, type NewWebhook } from "../jobs/webhook-outbox";
+import { HEADER_NAME, redactHeaderLines, splitHeaderLine } from "../net/header-lines";
 
 /** What a notification may carry (the vendor's `contents` items this server can produce). */
 export const NOTIFICATION_CONTENTS = ["jobinfo", "transcript", "transcript.json-v2", "transcript.txt", "transcript.srt"] as const;
@@ -7,7 +8,6 @@ export type NotificationContent = (typeof NOTIFICATION_CONTENTS)[number];
 
 /** Headers the server sets itself; a caller's auth_headers may not replace them. */
 const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "x-webhook-signature"]);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** An absolute http(s) URL (where it may point is checked when it is called: the SSRF guard). */
 export const webhookUrlSchema = z
@@ -29,8 +29,8 @@ export const authHeadersSchema = z
       .string()
       .max(8192, "an auth header may be at most 8192 characters")
       .refine((line) => !/[\r\n\0]/.test(line), "an auth header may not contain line breaks")
-      .refine((line) => HEADER_NAME.test(line.slice(0, line.indexOf(":")).trim()) && line.indexOf(":") > 0, 'an auth header must look like "Name: value"')
-      .refine((line) => !RESERVED_HEADERS.has(line.slice(0, line.indexOf(":")).trim().toLowerCase()), "auth_headers may not set Host, Content-Type, Content-Length, Transfer-Encoding, Connection or X-Webhook-Signature"),
+      .refine((line) => HEADER_NAME.test(splitHeaderLine(line)?.name ?? ""), 'an auth header must look like "Name: value"')
+      .refine((line) => !RESERVED_HEADERS.has((splitHeaderLine(line)?.name ?? "").toLowerCase()), "auth_headers may not set Host, Content-Type, Content-Length, Transfer-Encoding, Connection or X-Webhook-Signature"),
   )
   .max(20, "at most 20 auth_headers");
 
@@ -82,8 +82,7 @@ export function redactNotificationConfig<T extends Record<string, unknown>>(conf
     ...config,
     notification_config: entries.map((entry: unknown) => {
       if (!entry || typeof entry !== "object" || !Array.isArray((entry as { auth_headers?: unknown }).auth_headers)) return entry;
-      const headers = (entry as { auth_headers: unknown[] }).auth_headers;
-      return { ...entry, auth_headers: headers.map((line) => `${String(line).split(":")[0]}: [redacted]`) };
+      return { ...entry, auth_headers: redactHeaderLines((entry as { auth_headers: unknown[] }).auth_headers) };
     }),
   };
 }

@@ -10,7 +10,8 @@ import type { JobStatus } from "../../jobs/job-status";
 import type { JobView } from "../../services/job-views";
 import { ASYNC_STATUS, jobIdOf, jobNameOf, toAsyncDetail, toAsyncSummary } from "../../wire/async-job";
 import { receiveMediaUpload } from "./upload-media";
-import { abortWhenClientGone, remoteMediaOf } from "../../services/remote-media";
+import { abortWhenClientGone } from "../../http/client-gone";
+import { remoteMediaOf } from "../../services/remote-media";
 import { callbackWebhook, webhookUrlSchema } from "../../webhooks/webhook-requests";
 
 /** The async wrapper API of seeds/001, over the same job system. */

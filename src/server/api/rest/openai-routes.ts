@@ -4,6 +4,7 @@ import type { App } from "../../app";
 import { normalizeLanguage } from "../../asr/languages";
 import { AppError } from "../../errors";
 import type { TranscriptionTask } from "../../jobs/job-types";
+import { abortWhenClientGone } from "../../http/client-gone";
 import { openAiErrorShape, sendJson, sendText } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { noteJobId } from "../../observability/request-notes";
@@ -206,14 +207,10 @@ function parseRequest(fields: Record<string, string>, fieldValues: Record<string
  */
 async function settleUnlessAbandoned(app: App, jobs: ScopedJobs, ctx: ApiRouteContext, jobId: string): Promise<JobView | null> {
   const { res } = ctx;
-  let onClose = () => {};
-  // 'close' before the response finished: the connection went away.
+  const gone = abortWhenClientGone(res);
   const abandoned = new Promise<"abandoned">((resolve) => {
-    onClose = () => {
-      if (!res.writableFinished) resolve("abandoned");
-    };
-    res.once("close", onClose);
-    if (res.destroyed || ctx.req.socket.destroyed) resolve("abandoned");
+    if (gone.aborted || ctx.req.socket.destroyed) resolve("abandoned");
+    else gone.addEventListener("abort", () => resolve("abandoned"), { once: true });
   });
   const settled = jobs.waitForSettled(jobId, app.config.syncTranscribeTimeoutMs);
   // Once abandoned, the wait's outcome (even a timeout) has no one to go to.
@@ -238,8 +235,6 @@ async function settleUnlessAbandoned(app: App, jobs: ScopedJobs, ctx: ApiRouteCo
       );
     }
     throw error;
-  } finally {
-    res.off("close", onClose);
   }
 }
 

@@ -13,7 +13,8 @@ import { parseConfigField, receiveMediaUpload } from "./upload-media";
 import { statusStyleOf } from "./v2-shapes";
 import { toV2Job, v2Status } from "../../wire/v2-job";
 import { notificationConfigSchema, notificationWebhooks, redactNotificationConfig } from "../../webhooks/webhook-requests";
-import { abortWhenClientGone, fetchDataSchema, parseAuthHeaders, redactFetchData, remoteMediaOf } from "../../services/remote-media";
+import { abortWhenClientGone } from "../../http/client-gone";
+import { fetchDataSchema, parseAuthHeaders, redactFetchData, remoteMediaOf } from "../../services/remote-media";
 
 /** X-SM-Processing-Data: how many engines the job takes and whose job it is. */
 const processingDataSchema = z.object({
@@ -74,11 +75,8 @@ export function registerV2Routes(router: Router, app: App): void {
       // V2_WHEN_BUSY=reject (seed 000): fail before the upload when the engines are not free
       // (re-checked atomically after it). queue (SaaS-style clients): accept and queue; only a
       // job that could never fit is refused.
-      const queueWhenBusy = app.config.v2WhenBusy === "queue";
-      if (!queueWhenBusy) await app.jobs.assertCapacity(processing.parallel_engines);
-      else if (processing.parallel_engines > app.asr.maxEnginesPerJob) {
-        throw new AppError("BAD_REQUEST", `parallel_engines ${processing.parallel_engines} exceeds the ${app.asr.maxEnginesPerJob} engines of this server`);
-      }
+      const admission = app.config.v2WhenBusy === "queue" ? "queue" : "immediate";
+      await app.jobs.assertAdmissible(processing.parallel_engines, admission);
       const owner = ownerFor(principal, processing.user_id);
       const upload = await receiveMediaUpload(app, req, ["data_file"], owner);
       if (upload.fields.config === undefined) throw new AppError("BAD_REQUEST", 'Missing form field "config"');
@@ -97,7 +95,7 @@ export function registerV2Routes(router: Router, app: App): void {
         language: tc.language,
         enginesRequested: processing.parallel_engines,
         origin: "v2",
-        admission: queueWhenBusy ? "queue" : "immediate",
+        admission,
         config: redactFetchData(redactNotificationConfig(config.data)),
         webhooks: notificationWebhooks(config.data.notification_config),
         userId: owner,

@@ -11,9 +11,9 @@ export function toDate(value: unknown): Date {
   return /[zZ]|[+-]\d\d:?\d\d$/.test(text) ? new Date(text) : new Date(`${text.replace(" ", "T")}Z`);
 }
 
-const dateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
+export const dateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
 const str = (value: unknown): string => String(value);
-const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+export const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 const num = (value: unknown): number => Number(value);
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
