@@ -4,6 +4,8 @@ optimum ONNX layout, plus reference outputs from the PyTorch forward pass.
 
     /usr/bin/python3 tools/whisper-test-model/generate.py --size tiny --out tests/fixtures/whisper-tiny
     /usr/bin/python3 tools/whisper-test-model/generate.py --size base --out /tmp/whisper-base-random
+    /usr/bin/python3 tools/whisper-test-model/generate.py --size tiny --decoder-inputs positions \
+        --out tests/fixtures/whisper-tiny-positions
 
 Needs Debian's python3-torch, python3-onnx and python3-numpy (see README.md).
 Deterministic: the same seed gives the same weights, tokens and reference data.
@@ -53,6 +55,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--split-variants", choices=["all", "fp32"], default="all",
                    help="fp32: write fp16/int8 only as encoder + merged decoder (smaller fixture)")
+    p.add_argument("--decoder-inputs", choices=onnx_export.DECODER_INPUTS, default="optimum",
+                   help="positions: every decoder graph also takes attention_mask [batch, past+new] and "
+                        "position_ids [batch, new] (int64), so batch rows can be at different positions")
+    p.add_argument("--no-reference", action="store_true",
+                   help="do not write reference/ (and remove a stale one)")
     args = p.parse_args()
     started = time.time()
     torch.manual_seed(args.seed)
@@ -71,13 +78,19 @@ def main() -> None:
     if os.path.isdir(os.path.join(out, "onnx")):
         shutil.rmtree(os.path.join(out, "onnx"))  # stale variants must not linger
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
-    os.makedirs(os.path.join(out, "reference"), exist_ok=True)
     write_configs(out, vocab, dims)
-    reference = write_reference(os.path.join(out, "reference"), model, vocab, args)
-    write_onnx(os.path.join(out, "onnx"), model, args.split_variants)
+    if args.no_reference:
+        if os.path.isdir(os.path.join(out, "reference")):
+            shutil.rmtree(os.path.join(out, "reference"))  # it could be another model's
+        reference = None
+    else:
+        os.makedirs(os.path.join(out, "reference"), exist_ok=True)
+        reference = write_reference(os.path.join(out, "reference"), model, vocab, args)
+    write_onnx(os.path.join(out, "onnx"), model, args.split_variants, args.decoder_inputs)
 
-    print(json.dumps({"size": args.size, "seconds": round(time.time() - started, 1),
-                      "vocab_size": vocab.size, "tokens": {g["name"]: g["tokens"] for g in reference["greedy"]},
+    print(json.dumps({"size": args.size, "decoder_inputs": args.decoder_inputs,
+                      "seconds": round(time.time() - started, 1), "vocab_size": vocab.size,
+                      "tokens": {g["name"]: g["tokens"] for g in reference["greedy"]} if reference else None,
                       "files": {f: os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs}},
                      indent=1))
 
@@ -161,10 +174,10 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
     return reference
 
 
-def write_onnx(onnx_dir: str, model: Whisper, split_variants: str) -> None:
+def write_onnx(onnx_dir: str, model: Whisper, split_variants: str, decoder_inputs: str) -> None:
     layers = model.dims.decoder_layers
     with tempfile.TemporaryDirectory() as tmp:
-        graphs = onnx_export.export_all(model, tmp)
+        graphs = onnx_export.export_all(model, tmp, decoder_inputs)
     for suffix, transform in VARIANTS.items():
         g = {k: transform(m) if transform else m for k, m in graphs.items()}
         save(g["encoder"], onnx_dir, f"encoder_model{suffix}.onnx")

@@ -29,15 +29,16 @@ class EncoderGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """decoder_model.onnx: first step, no cache in; emits self- and cross-attention K/V."""
+    """decoder_model.onnx: first step, no cache in; emits self- and cross-attention K/V.
+    Exported with 2 inputs (optimum) or 4 (`positions`: + attention_mask, position_ids)."""
 
     def __init__(self, model):
         super().__init__()
         self.decoder = model.decoder
 
-    def forward(self, input_ids, encoder_hidden_states):
+    def forward(self, input_ids, encoder_hidden_states, attention_mask=None, position_ids=None):
         cross = self.decoder.cross_kv(encoder_hidden_states)
-        logits, present = self.decoder(input_ids, cross)
+        logits, present = self.decoder(input_ids, cross, None, attention_mask, position_ids)
         out = [logits]
         for (k, v), (ck, cv) in zip(present, cross):
             out += [k, v, ck, cv]
@@ -47,17 +48,20 @@ class DecoderGraph(nn.Module):
 class DecoderWithPastGraph(nn.Module):
     """decoder_with_past_model.onnx: later steps. Cross-attention K/V come from the
     cache, so (as in optimum) encoder_hidden_states is not an input and the
-    encoder K/V are not outputs."""
+    encoder K/V are not outputs. With `positions`, attention_mask and position_ids
+    follow the past_key_values.* inputs."""
 
-    def __init__(self, model):
+    def __init__(self, model, positions: bool = False):
         super().__init__()
         self.decoder = model.decoder
+        self.positions = positions
 
-    def forward(self, input_ids, *past_flat):
+    def forward(self, input_ids, *rest):
         n = len(self.decoder.layers)
+        past_flat, extra = (rest[:4 * n], rest[4 * n:]) if self.positions else (rest, (None, None))
         past = [(past_flat[4 * i], past_flat[4 * i + 1]) for i in range(n)]
         cross = [(past_flat[4 * i + 2], past_flat[4 * i + 3]) for i in range(n)]
-        logits, present = self.decoder(input_ids, cross, past)
+        logits, present = self.decoder(input_ids, cross, past, *extra)
         return tuple([logits] + [t for kv in present for t in kv])
 
 
@@ -71,8 +75,16 @@ def _export(module, args, path, input_names, output_names, dynamic_axes):
     return model
 
 
-def export_all(model, tmp_dir: str) -> dict[str, onnx.ModelProto]:
-    """Exports the three optimum graphs (fp32) and returns them as ModelProtos."""
+DECODER_INPUTS = ("optimum", "positions")
+
+
+def export_all(model, tmp_dir: str, decoder_inputs: str = "optimum") -> dict[str, onnx.ModelProto]:
+    """Exports the three optimum graphs (fp32) and returns them as ModelProtos.
+    decoder_inputs "positions": both decoders also take `attention_mask` (int64
+    [batch, past + new], 1 = real key, 0 = padding) and `position_ids` (int64
+    [batch, new]), so the rows of one batch can be at different positions."""
+    assert decoder_inputs in DECODER_INPUTS, decoder_inputs
+    positions = decoder_inputs == "positions"
     d = model.dims
     heads, head_dim, n = d.decoder_heads, d.d_model // d.decoder_heads, d.decoder_layers
     batch, enc_len, dec_len, past_len = 1, d.max_source_positions, 3, 4
@@ -91,8 +103,13 @@ def export_all(model, tmp_dir: str) -> dict[str, onnx.ModelProto]:
             "logits": {0: "batch_size", 1: "decoder_sequence_length"}}
     for name in present:
         axes[name] = {0: "batch_size", 2: "decoder_sequence_length" if ".decoder." in name else "encoder_sequence_length / 2"}
-    decoder = _export(DecoderGraph(model), (ids, enc_out), f"{tmp_dir}/decoder.onnx",
-                      ["input_ids", "encoder_hidden_states"], ["logits"] + present, axes)
+    args, names = (ids, enc_out), ["input_ids", "encoder_hidden_states"]
+    if positions:
+        args += (torch.ones(batch, dec_len, dtype=torch.int64), torch.arange(dec_len).repeat(batch, 1))
+        names += ["attention_mask", "position_ids"]
+        axes["attention_mask"] = {0: "batch_size", 1: "decoder_sequence_length"}
+        axes["position_ids"] = {0: "batch_size", 1: "decoder_sequence_length"}
+    decoder = _export(DecoderGraph(model), args, f"{tmp_dir}/decoder.onnx", names, ["logits"] + present, axes)
 
     past = kv_names("past_key_values", n)
     past_tensors = [torch.zeros(batch, heads, past_len if ".decoder." in p else enc_len, head_dim) for p in past]
@@ -103,8 +120,14 @@ def export_all(model, tmp_dir: str) -> dict[str, onnx.ModelProto]:
         axes[name] = {0: "batch_size", 2: "past_decoder_sequence_length" if ".decoder." in name else "encoder_sequence_length_out"}
     for name in present_dec:
         axes[name] = {0: "batch_size", 2: "past_decoder_sequence_length + 1"}
-    with_past = _export(DecoderWithPastGraph(model), (ids[:, :1], *past_tensors), f"{tmp_dir}/decoder_with_past.onnx",
-                        ["input_ids"] + past, ["logits"] + present_dec, axes)
+    args, names = (ids[:, :1], *past_tensors), ["input_ids"] + past
+    if positions:
+        args += (torch.ones(batch, past_len + 1, dtype=torch.int64), torch.full((batch, 1), past_len, dtype=torch.int64))
+        names += ["attention_mask", "position_ids"]
+        axes["attention_mask"] = {0: "batch_size", 1: "past_decoder_sequence_length + decoder_sequence_length"}
+        axes["position_ids"] = {0: "batch_size", 1: "decoder_sequence_length"}
+    with_past = _export(DecoderWithPastGraph(model, positions), args, f"{tmp_dir}/decoder_with_past.onnx",
+                        names, ["logits"] + present_dec, axes)
     return {"encoder": encoder, "decoder": decoder, "decoder_with_past": with_past}
 
 
@@ -212,7 +235,11 @@ def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, layers:
     _copy_output_types(else_graph, no_past.graph)
     _copy_output_types(then_graph, no_past.graph)
 
-    inputs = list(no_past.graph.input) + [i for i in with_past.graph.input if i.name in past]
+    # attention_mask (positions graphs) spans past + new keys: take its declaration
+    # (dynamic axis name) from the with-past graph, where that is what it says.
+    with_past_inputs = {i.name: i for i in with_past.graph.input}
+    inputs = [with_past_inputs[i.name] if i.name == "attention_mask" else i for i in no_past.graph.input]
+    inputs += [i for i in with_past.graph.input if i.name in past]
     inputs.append(helper.make_tensor_value_info("use_cache_branch", TensorProto.BOOL, [1]))
     if_node = helper.make_node("If", ["use_cache_branch"], present, name="optimum::if",
                                then_branch=then_graph, else_branch=else_graph)
@@ -291,7 +318,8 @@ def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
         DynamicQuantizeLinear(A) -> MatMulInteger -> Cast(float) -> Mul(scale_a * scale_w).
     Embedding tables (Gather data) are stored as int8 and dequantized in-graph
     (onnxruntime folds that at load); the tied output projection then uses the
-    dequantized table in a float MatMul. Convs stay float32."""
+    dequantized table in a float MatMul. The decoder's position table and the convs
+    stay float32."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
@@ -327,8 +355,12 @@ def quantize_int8(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _dequantized_embeddings(g: onnx.GraphProto, inits: dict, nodes: list) -> list:
     """Replaces each float embedding table by int8 storage + DequantizeLinear
-    producing the old name, so all consumers (Gather, Transpose) stay unchanged."""
-    tables = {n.input[0] for n in nodes if n.op_type == "Gather" and n.input[0] in inits}
+    producing the old name, so all consumers (Gather, Transpose) stay unchanged.
+    The decoder's position table stays float: optimum's graphs slice it (no Gather,
+    so float there), and the `positions` graphs, which Gather it by position_ids,
+    should compute the same values."""
+    tables = {n.input[0] for n in nodes if n.op_type == "Gather" and n.input[0] in inits
+              and "embed_positions" not in n.input[0]}
     new_nodes = []
     for name in sorted(tables):
         t = inits[name]

@@ -6,7 +6,9 @@
 //
 // fp32 must match (encoder max abs diff <= 1e-4, tokens exact) or the exit code
 // is 1. fp16/int8 results are reported only: rounding may legitimately flip a
-// random model's argmax.
+// random model's argmax. Graphs exported with `--decoder-inputs positions` get
+// an all-ones attention_mask and position_ids = past + arange(new) (see
+// verify-positions.mjs for padded rows).
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -68,6 +70,7 @@ function floatTensor(type, data, dims) {
     : new ort.Tensor("float32", Float32Array.from(data), dims);
 }
 const ids = (tokens) => new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, tokens.length]);
+const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);
 
 function lastArgmax(logits) {
   const data = toFloat32(logits);
@@ -109,6 +112,9 @@ async function greedy(dec, encOut, prompt, steps, { merged, cached }) {
       encoder_hidden_states: encOut,
       ...(useCache ? cache : emptyPast(type)),
       use_cache_branch: new ort.Tensor("bool", [useCache], [1]),
+      // only fed to graphs that declare them (--decoder-inputs positions)
+      attention_mask: ids(tokens.map(() => 1)),
+      position_ids: ids(useCache ? [tokens.length - 1] : range(0, tokens.length)),
     };
     const session = merged ? dec.merged : useCache ? dec.withPast : dec.first;
     const out = await run(session, feeds);

@@ -139,14 +139,24 @@ class Decoder(nn.Module):
         """Per-layer cross-attention K/V; computed once per utterance, then cached."""
         return [layer.encoder_attn.project_kv(encoder_hidden_states) for layer in self.layers]
 
-    def forward(self, input_ids, cross_kv, past_kv=None):
+    def forward(self, input_ids, cross_kv, past_kv=None, attention_mask=None, position_ids=None):
         """input_ids: [batch, new_tokens]; past_kv: per-layer (k, v) or None.
+        attention_mask: optional int64 [batch, past + new], 1 = real key, 0 = padding.
+        position_ids: optional int64 [batch, new], each new token's position (per row).
+        Without them (optimum's graphs) positions are past_len + arange(new) for every
+        row and only the causal mask applies.
         Returns logits and the per-layer self-attention K/V including the new tokens."""
         past_len = past_kv[0][0].shape[2] if past_kv is not None else 0
         new_len = input_ids.shape[1]
-        positions = self.embed_positions.weight[past_len:past_len + new_len]
+        if position_ids is None:
+            positions = self.embed_positions.weight[past_len:past_len + new_len]
+        else:
+            positions = self.embed_positions(position_ids)  # [batch, new, d_model]
         x = self.embed_tokens(input_ids) + positions
-        mask = causal_mask(new_len, past_len, x.dtype)
+        if attention_mask is None:
+            mask = causal_mask(new_len, past_len, x.dtype)
+        else:
+            mask = padded_causal_mask(attention_mask, new_len, past_len, x.dtype)
         present = []
         for i, layer in enumerate(self.layers):
             x, kv = layer(x, mask, past_kv[i] if past_kv is not None else None, cross_kv[i])
@@ -164,6 +174,18 @@ def causal_mask(new_len, past_len, dtype):
     k_pos = torch.arange(new_len + past_len)[None, :]
     return torch.where(k_pos > q_pos, torch.tensor(torch.finfo(dtype).min, dtype=dtype),
                        torch.tensor(0.0, dtype=dtype))
+
+
+def padded_causal_mask(attention_mask, new_len, past_len, dtype):
+    """[batch, 1, new, past+new] additive mask: new token j of row b (key index past+j)
+    sees key k iff attention_mask[b, k] == 1 and k <= past+j. The two conditions are
+    combined as booleans and turned into ONE where(allowed, 0, min): adding two
+    additive masks would overflow to -inf in fp16."""
+    q_pos = torch.arange(new_len)[:, None] + past_len
+    k_pos = torch.arange(new_len + past_len)[None, :]
+    allowed = (k_pos <= q_pos)[None, :, :] & (attention_mask[:, None, :] == 1)
+    mask = torch.where(allowed, torch.tensor(0.0, dtype=dtype), torch.tensor(torch.finfo(dtype).min, dtype=dtype))
+    return mask[:, None, :, :]
 
 
 class Whisper(nn.Module):
