@@ -1,5 +1,6 @@
-import * as ort from "onnxruntime-node";
-import { logSoftmaxAt } from "./greedy-decode";
+import type * as ort from "onnxruntime-node";
+import { BeamGroup } from "./decode-groups";
+import { gatherRows } from "./kv-rows";
 import type { KvCache, WhisperSessions } from "./whisper-sessions";
 
 export type BeamOptions = {
@@ -9,114 +10,55 @@ export type BeamOptions = {
   maxNewTokens: number;
   endOfText: number;
   filterLogits?: (logits: Float32Array, generated: readonly number[]) => void;
-  /** Sees each sequence's prompt logits (its first beam's row) at the first call, e.g. for p(no speech). */
+  /** Sees each sequence's prompt logits (its first position) at the first call, e.g. for p(no speech). */
   onPromptLogits?: (sequence: number, logits: Float32Array) => void;
   signal?: AbortSignal;
 };
 
 export type BeamResult = { tokens: number[]; /** Σ log p of the tokens */ logProb: number };
 
-type Hypothesis = { tokens: number[]; logProb: number };
-
-/** Rows `indices` of a [batch, ...] tensor, in that order (beam reordering of the KV cache). */
-function gatherRows(tensor: ort.Tensor, indices: readonly number[]): ort.Tensor {
-  const rowSize = tensor.dims.slice(1).reduce((a, b) => a * b, 1);
-  const source = tensor.data as Float32Array | Uint16Array;
-  const out = new (source.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(rowSize * indices.length);
-  indices.forEach((row, i) => out.set(source.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
-  return new ort.Tensor(tensor.type as "float32", out as Float32Array, [indices.length, ...tensor.dims.slice(1)]);
-}
-
 /**
- * Beam search over the KV-cached decoder, Whisper-style: each of the `batch` sequences
- * keeps `beamSize` live hypotheses; a hypothesis that emits end-of-text is set aside; a
- * sequence stops once it has `beamSize` finished ones (or at `maxNewTokens`). The result
- * is the finished hypothesis with the best length-normalised log-probability.
+ * Beam search over the KV-cached decoder for `batch` sequences of a precomputed encoder
+ * output, all starting together: the plain form of what the engine's continuous-batching
+ * scheduler does (the same BeamGroup chooses the hypotheses), kept as the reference its
+ * results are tested against.
  */
 export async function beamDecode(sessions: WhisperSessions, encoderHidden: ort.Tensor, batch: number, options: BeamOptions): Promise<BeamResult[]> {
-  const beams = options.beamSize;
-  // Every sequence starts as `beams` copies of the prompt; only the first is live at step 0.
-  const rows = Array.from({ length: batch * beams }, (_, i) => Math.floor(i / beams));
-  const hidden = gatherRows(encoderHidden, rows);
-  let live: Hypothesis[][] = Array.from({ length: batch }, () => Array.from({ length: beams }, (_, b) => ({ tokens: [], logProb: b === 0 ? 0 : -Infinity })));
-  const finished: Hypothesis[][] = Array.from({ length: batch }, () => []);
+  const groups = Array.from({ length: batch }, () => new BeamGroup({ maxNewTokens: options.maxNewTokens, endOfText: options.endOfText, ...(options.filterLogits ? { filterLogits: options.filterLogits } : {}) }, options.beamSize));
+  // Each group's rows in the current call, in order; a group starts as one row (its prompt).
+  let widths = groups.map(() => 1);
+  let feed = BigInt64Array.from(groups.flatMap(() => options.prompt.map(BigInt)));
   let cache: KvCache | null = null;
-  let feed = BigInt64Array.from(rows.flatMap(() => options.prompt.map(BigInt)));
-
-  for (let step = 0; step < options.maxNewTokens; step++) {
+  for (let step = 0; groups.some((group) => !group.finished); step++) {
     options.signal?.throwIfAborted();
-    const out = await sessions.decode(feed, batch * beams, hidden, cache);
-    if (step === 0 && options.onPromptLogits) {
-      for (let s = 0; s < batch; s++) {
-        const offset = s * beams * out.steps * out.vocab;
-        options.onPromptLogits(s, out.logits.subarray(offset, offset + out.vocab));
+    const rows = widths.reduce((a, b) => a + b, 0);
+    // The encoder states are read on the first call only; later calls take the cache.
+    const out = await sessions.run({ tokens: feed, batch: rows, encoderHidden: step === 0 ? encoderHidden : null, past: cache });
+    const sources: number[] = [];
+    const tokens: number[] = [];
+    let first = 0;
+    groups.forEach((group, s) => {
+      const width = widths[s]!;
+      if (step === 0) options.onPromptLogits?.(s, out.logits.subarray(first * out.steps * out.vocab, first * out.steps * out.vocab + out.vocab));
+      if (width > 0) {
+        const logits = Array.from({ length: width }, (_, j) => {
+          const offset = ((first + j) * out.steps + out.steps - 1) * out.vocab;
+          return out.logits.slice(offset, offset + out.vocab);
+        });
+        const advance = group.advance(logits);
+        advance.parents.forEach((parent) => sources.push(first + parent));
+        tokens.push(...advance.tokens);
       }
-    }
-    const parents: number[] = [];
-    const nextTokens: number[] = [];
-    const nextLive: Hypothesis[][] = [];
-    for (let s = 0; s < batch; s++) {
-      const candidates: { parent: number; token: number; logProb: number }[] = [];
-      if (finished[s]!.length < beams) {
-        for (let b = 0; b < beams; b++) {
-          const hypothesis = live[s]![b]!;
-          if (hypothesis.logProb === -Infinity) continue;
-          const row = s * beams + b;
-          const offset = (row * out.steps + out.steps - 1) * out.vocab;
-          const logits = out.logits.slice(offset, offset + out.vocab);
-          options.filterLogits?.(logits, hypothesis.tokens);
-          for (const token of topK(logits, beams + 1)) {
-            candidates.push({ parent: b, token, logProb: hypothesis.logProb + logSoftmaxAt(logits, token) });
-          }
-        }
-      }
-      candidates.sort((a, b) => b.logProb - a.logProb);
-      const kept: Hypothesis[] = [];
-      for (const candidate of candidates) {
-        const tokens = [...live[s]![candidate.parent]!.tokens, candidate.token];
-        if (candidate.token === options.endOfText) {
-          if (finished[s]!.length < beams) finished[s]!.push({ tokens: tokens.slice(0, -1), logProb: candidate.logProb });
-        } else if (kept.length < beams) {
-          kept.push({ tokens, logProb: candidate.logProb });
-          parents.push(s * beams + candidate.parent);
-          nextTokens.push(candidate.token);
-        }
-        if (kept.length === beams) break;
-      }
-      // Pad a sequence that is done (or short of candidates) with dead hypotheses.
-      while (kept.length < beams) {
-        kept.push({ tokens: [...(live[s]![0]?.tokens ?? [])], logProb: -Infinity });
-        parents.push(s * beams);
-        nextTokens.push(options.endOfText);
-      }
-      nextLive.push(kept);
-    }
-    live = nextLive;
-    if (finished.every((done) => done.length >= beams)) break;
-    const reordered: KvCache = new Map();
-    for (const [name, tensor] of out.cache) reordered.set(name, name.includes(".encoder.") ? tensor : gatherRows(tensor, parents));
-    cache = reordered;
-    feed = BigInt64Array.from(nextTokens.map(BigInt));
+      first += width;
+    });
+    widths = groups.map((group) => group.width);
+    if (!sources.length) break;
+    // The next call's rows: each hypothesis continues its parent's cache.
+    cache = gatherRows([...out.cache.keys()], sources.map((row) => ({ tensors: out.cache, row })));
+    feed = BigInt64Array.from(tokens.map(BigInt));
   }
-
-  return Array.from({ length: batch }, (_, s) => {
-    const pool = finished[s]!.length ? finished[s]! : live[s]!.filter((h) => h.logProb > -Infinity);
-    const score = (h: Hypothesis) => h.logProb / Math.max(1, h.tokens.length);
-    const best = pool.reduce((a, b) => (score(b) > score(a) ? b : a), pool[0] ?? { tokens: [], logProb: 0 });
-    return { tokens: best.tokens, logProb: best.logProb };
+  return groups.map((group) => {
+    const { tokens, meanLogProb } = group.result();
+    return { tokens, logProb: meanLogProb * Math.max(1, tokens.length) };
   });
-}
-
-/** Indices of the k largest values, best first. */
-function topK(values: Float32Array, k: number): number[] {
-  const best: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] === -Infinity) continue;
-    if (best.length < k || values[i]! > values[best[best.length - 1]!]!) {
-      best.push(i);
-      best.sort((a, b) => values[b]! - values[a]!);
-      if (best.length > k) best.pop();
-    }
-  }
-  return best;
 }

@@ -12,6 +12,20 @@ export type SessionOptions = {
   intraOpThreads: number;
 };
 
+export type DecoderCall = {
+  /** [batch × steps] token ids. */
+  tokens: BigInt64Array;
+  batch: number;
+  /** The encoder states, on a sequence's first call. */
+  encoderHidden: ort.Tensor | null;
+  /** Self- and cross-attention K/V of earlier calls; null on the first. */
+  past: KvCache | null;
+  /** [batch × (past + steps)]: 1 = a real key, 0 = padding. Only for decoders that accept it. */
+  attentionMask?: BigInt64Array;
+  /** [batch × steps]: each new token's position. Only for decoders that accept it. */
+  positionIds?: BigInt64Array;
+};
+
 export type DecoderStep = {
   /** [batch × steps × vocab] logits, row-major. */
   logits: Float32Array;
@@ -20,7 +34,7 @@ export type DecoderStep = {
   cache: KvCache;
 };
 
-const kvName = (prefix: "past_key_values" | "present", layer: number, part: "decoder" | "encoder", kind: "key" | "value") => `${prefix}.${layer}.${part}.${kind}`;
+export const kvName = (prefix: "past_key_values" | "present", layer: number, part: "decoder" | "encoder", kind: "key" | "value") => `${prefix}.${layer}.${part}.${kind}`;
 
 /**
  * The ONNX sessions of one engine slot, created once and reused. Hides the difference
@@ -99,28 +113,63 @@ export class WhisperSessions {
   }
 
   /**
+   * Whether the decoder takes `attention_mask` and `position_ids` (our generator's
+   * `--decoder-inputs positions` exports). Only then may rows of one call sit at different
+   * positions, which continuous batching needs to let a chunk join a batch mid-flight;
+   * optimum's exports derive every row's position from the shared past length.
+   */
+  get acceptsRowPositions(): boolean {
+    return this.decoder.inputNames.includes("position_ids") && this.decoder.inputNames.includes("attention_mask");
+  }
+
+  /**
    * One decoder call. Without a cache, `tokens` is the whole sequence so far ([batch × steps]);
    * with one, just the newest token per sequence. Returns the logits and the grown cache.
    */
   async decode(tokens: BigInt64Array, batch: number, encoderHidden: ort.Tensor, cache: KvCache | null): Promise<DecoderStep> {
+    return this.run({ tokens, batch, encoderHidden, past: cache });
+  }
+
+  /**
+   * One decoder call, with every input explicit. The first call of a sequence gives the
+   * encoder states (the cross-attention K/V come back in the cache); later calls give the
+   * past. `attentionMask` ([batch × (past + steps)], 1 = a real key) and `positionIds`
+   * ([batch × steps]) are fed to decoders that accept them; left out, every row is taken to
+   * be unpadded (mask of ones, positions past + 0, 1, …).
+   */
+  async run(call: DecoderCall): Promise<DecoderStep> {
+    const { tokens, batch, past } = call;
     const steps = tokens.length / batch;
     const inputIds = new ort.Tensor("int64", tokens, [batch, steps]);
+    const pastLength = past ? past.get(kvName("past_key_values", 0, "decoder", "key"))!.dims[2]! : 0;
+    const positionFeeds: Record<string, ort.Tensor> = {};
+    if (this.acceptsRowPositions) {
+      const mask = call.attentionMask ?? new BigInt64Array(batch * (pastLength + steps)).fill(1n);
+      const positions = call.positionIds ?? BigInt64Array.from({ length: batch * steps }, (_, i) => BigInt(pastLength + (i % steps)));
+      positionFeeds.attention_mask = new ort.Tensor("int64", mask, [batch, pastLength + steps]);
+      positionFeeds.position_ids = new ort.Tensor("int64", positions, [batch, steps]);
+    }
     let result: ort.InferenceSession.OnnxValueMapType;
     if (this.decoderWithPast) {
-      result = cache
-        ? await this.decoderWithPast.run({ input_ids: inputIds, ...this.pastFeeds(cache) })
-        : await this.decoder.run({ input_ids: inputIds, encoder_hidden_states: encoderHidden });
+      const session = past ? this.decoderWithPast : this.decoder;
+      const feeds: Record<string, ort.Tensor> = past
+        ? { input_ids: inputIds, ...this.pastFeeds(past), ...positionFeeds }
+        : { input_ids: inputIds, encoder_hidden_states: call.encoderHidden ?? this.placeholderHidden(batch, this.decoder), ...positionFeeds };
+      result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!])));
     } else {
       const feeds: Record<string, ort.Tensor> = {
         input_ids: inputIds,
-        encoder_hidden_states: encoderHidden,
-        use_cache_branch: new ort.Tensor("bool", Uint8Array.from([cache ? 1 : 0]), [1]),
-        ...(cache ? this.pastFeeds(cache) : this.emptyPast(batch)),
+        // A cached step does not read the encoder states (the then-branch uses the past),
+        // but the merged graph declares the input: a one-position placeholder satisfies it.
+        encoder_hidden_states: call.encoderHidden ?? this.placeholderHidden(batch, this.decoder),
+        use_cache_branch: new ort.Tensor("bool", Uint8Array.from([past ? 1 : 0]), [1]),
+        ...(past ? this.pastFeeds(past) : this.emptyPast(batch)),
+        ...positionFeeds,
       };
       // The merged graph declares only the inputs it uses; feed exactly those.
       // With a cache, the graph only passes the cross-attention K/V through; not fetching
       // them saves copying megabytes per step out of onnxruntime.
-      const fetches = cache ? this.decoder.outputNames.filter((name) => !name.includes(".encoder.")) : this.decoder.outputNames;
+      const fetches = past ? this.decoder.outputNames.filter((name) => !name.includes(".encoder.")) : this.decoder.outputNames;
       result = await this.decoder.run(Object.fromEntries(this.decoder.inputNames.map((name) => [name, feeds[name]!])), fetches);
     }
     const logits = result.logits!;
@@ -129,12 +178,19 @@ export class WhisperSessions {
       for (const kind of ["key", "value"] as const) {
         next.set(kvName("past_key_values", layer, "decoder", kind), result[kvName("present", layer, "decoder", kind)]!);
         // Cross-attention K/V depend on the audio only: keep the first step's.
-        const encoderKv = cache?.get(kvName("past_key_values", layer, "encoder", kind)) ?? result[kvName("present", layer, "encoder", kind)]!;
+        const encoderKv = past?.get(kvName("past_key_values", layer, "encoder", kind)) ?? result[kvName("present", layer, "encoder", kind)]!;
         next.set(kvName("past_key_values", layer, "encoder", kind), encoderKv);
       }
     }
     const values = logits.type === "float16" ? fromFloat16(logits.data as Uint16Array) : (logits.data as Float32Array);
     return { logits: values, steps, vocab: logits.dims[2]!, cache: next };
+  }
+
+  /** A [batch × 1 × d_model] zero tensor of the session's type, for an input a call does not read. */
+  private placeholderHidden(batch: number, session: ort.InferenceSession): ort.Tensor {
+    const dims = [batch, 1, this.files.config.d_model];
+    const size = batch * this.files.config.d_model;
+    return WhisperSessions.inputType(session, "encoder_hidden_states") === "float16" ? new ort.Tensor("float16", new Uint16Array(size), dims) : new ort.Tensor("float32", new Float32Array(size), dims);
   }
 
   private pastFeeds(cache: KvCache): Record<string, ort.Tensor> {

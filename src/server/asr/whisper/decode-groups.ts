@@ -1,0 +1,150 @@
+import { argmax, logSoftmaxAt } from "./greedy-decode";
+
+/** What decoding one chunk produced: the tokens (without the prompt and end-of-text) and their mean log-probability. */
+export type DecodedSequence = { tokens: number[]; meanLogProb: number };
+
+/** How the next decoder call continues a group: per row, which row of this call it extends and the token it feeds. */
+export type GroupAdvance = { parents: number[]; tokens: number[] };
+
+/**
+ * The decoding state of one chunk inside a continuously batched decoder: greedy (one row)
+ * or beam search (up to beamSize rows). The scheduler owns the rows and the KV cache; a
+ * group only sees its rows' next-token logits and says how its rows continue.
+ */
+export interface SequenceGroup {
+  /** Rows this group occupies in the next decoder call. */
+  readonly width: number;
+  /** Rows it may occupy at most (what admission reserves for it). */
+  readonly maxWidth: number;
+  readonly finished: boolean;
+  /**
+   * Consumes the last-position logits of each of the group's rows (copies the group may
+   * write into) and returns how its rows continue; after it, `finished` may be true.
+   */
+  advance(rowLogits: Float32Array[]): GroupAdvance;
+  result(): DecodedSequence;
+}
+
+export type GroupRules = {
+  maxNewTokens: number;
+  endOfText: number;
+  /** Adjusts one row's next-token logits in place before choosing (Whisper's timestamp and suppression rules). */
+  filterLogits?: (logits: Float32Array, generated: readonly number[]) => void;
+  /** Ends a greedy sequence early (a repetition loop); its tokens so far are kept. */
+  shouldStop?: (generated: readonly number[]) => boolean;
+};
+
+/** Greedy decoding of one chunk: the same choices as `greedyDecode` makes for one sequence. */
+export class GreedyGroup implements SequenceGroup {
+  private readonly generated: number[] = [];
+  private logProbSum = 0;
+  private done = false;
+
+  readonly maxWidth = 1;
+
+  constructor(private readonly rules: GroupRules) {}
+
+  get width(): number {
+    return this.done ? 0 : 1;
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  advance([logits]: Float32Array[]): GroupAdvance {
+    if (this.done || !logits) throw new Error("advance() on a finished sequence");
+    this.rules.filterLogits?.(logits, this.generated);
+    const next = argmax(logits);
+    this.generated.push(next);
+    this.logProbSum += logSoftmaxAt(logits, next);
+    if (next === this.rules.endOfText || this.generated.length >= this.rules.maxNewTokens || this.rules.shouldStop?.(this.generated)) this.done = true;
+    return this.done ? { parents: [], tokens: [] } : { parents: [0], tokens: [next] };
+  }
+
+  result(): DecodedSequence {
+    const count = this.generated.length;
+    const meanLogProb = count ? this.logProbSum / count : 0;
+    const tokens = this.generated[count - 1] === this.rules.endOfText ? this.generated.slice(0, -1) : [...this.generated];
+    return { tokens, meanLogProb };
+  }
+}
+
+type Hypothesis = { tokens: number[]; logProb: number };
+
+/**
+ * Beam search over one chunk, as `beamDecode` does it: `beamSize` live hypotheses; one that
+ * emits end-of-text is set aside; the group ends with `beamSize` finished ones or at
+ * `maxNewTokens`, and the result is the best by length-normalised log-probability. It
+ * starts as one row (the prompt) and widens to the live hypotheses after its first step.
+ */
+export class BeamGroup implements SequenceGroup {
+  private live: Hypothesis[] = [{ tokens: [], logProb: 0 }];
+  private readonly done: Hypothesis[] = [];
+  private steps = 0;
+
+  constructor(
+    private readonly rules: GroupRules,
+    private readonly beamSize: number,
+  ) {}
+
+  get maxWidth(): number {
+    return this.beamSize;
+  }
+
+  get width(): number {
+    return this.finished ? 0 : this.live.length;
+  }
+
+  get finished(): boolean {
+    return this.done.length >= this.beamSize || this.steps >= this.rules.maxNewTokens || this.live.length === 0;
+  }
+
+  advance(rowLogits: Float32Array[]): GroupAdvance {
+    if (this.finished) throw new Error("advance() on a finished beam");
+    const candidates: { parent: number; token: number; logProb: number }[] = [];
+    this.live.forEach((hypothesis, parent) => {
+      const logits = rowLogits[parent]!;
+      this.rules.filterLogits?.(logits, hypothesis.tokens);
+      for (const token of topK(logits, this.beamSize + 1)) candidates.push({ parent, token, logProb: hypothesis.logProb + logSoftmaxAt(logits, token) });
+    });
+    candidates.sort((a, b) => b.logProb - a.logProb);
+    const kept: Hypothesis[] = [];
+    const advance: GroupAdvance = { parents: [], tokens: [] };
+    for (const candidate of candidates) {
+      const tokens = [...this.live[candidate.parent]!.tokens, candidate.token];
+      if (candidate.token === this.rules.endOfText) {
+        if (this.done.length < this.beamSize) this.done.push({ tokens: tokens.slice(0, -1), logProb: candidate.logProb });
+      } else if (kept.length < this.beamSize) {
+        kept.push({ tokens, logProb: candidate.logProb });
+        advance.parents.push(candidate.parent);
+        advance.tokens.push(candidate.token);
+      }
+      if (kept.length === this.beamSize) break;
+    }
+    this.steps++;
+    this.live = kept;
+    return this.finished ? { parents: [], tokens: [] } : advance;
+  }
+
+  result(): DecodedSequence {
+    const pool = this.done.length ? this.done : this.live;
+    const score = (h: Hypothesis) => h.logProb / Math.max(1, h.tokens.length);
+    const best = pool.reduce((a, b) => (score(b) > score(a) ? b : a), pool[0] ?? { tokens: [], logProb: 0 });
+    return { tokens: best.tokens, meanLogProb: best.logProb / Math.max(1, best.tokens.length) };
+  }
+}
+
+/** Indices of the k largest values, best first. */
+export function topK(values: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === -Infinity) continue;
+    if (best.length < k || values[i]! > values[best[best.length - 1]!]!) {
+      best.push(i);
+      best.sort((a, b) => values[b]! - values[a]!);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best;
+}

@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { decodePcm } from "../../src/server/media/decode-pcm";
+import { GreedyGroup, type DecodedSequence, type GroupRules } from "../../src/server/asr/whisper/decode-groups";
+import { DecodeScheduler, type ChunkDecode } from "../../src/server/asr/whisper/decode-scheduler";
+import { LogMelExtractor } from "../../src/server/asr/whisper/log-mel";
+import { loadWhisperModelFiles, type WhisperModelFiles } from "../../src/server/asr/whisper/model-files";
+import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
+import { librivoxClips } from "../helpers/fixtures";
+
+/**
+ * The scheduler under faults: a request that breaks in the middle of decoding (its logits
+ * filter throws, as a bug in one request's rules would) or before it (its features cannot be
+ * computed) fails alone; the requests it shared decoder calls with get what they get alone.
+ */
+const MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/whisper-tiny-positions");
+const signal = () => new AbortController().signal;
+
+describe("DecodeScheduler (tiny model with per-row positions)", () => {
+  let files: WhisperModelFiles;
+  let sessions: WhisperSessions;
+  let features: Float32Array[];
+  before(async () => {
+    files = await loadWhisperModelFiles(MODEL_DIR, "fp32");
+    sessions = await WhisperSessions.create(files, { provider: "cpu", intraOpThreads: 2 });
+    assert.ok(sessions.acceptsRowPositions, "the positions fixture takes attention_mask and position_ids");
+    const mel = new LogMelExtractor(files.features);
+    features = [];
+    for (const clip of librivoxClips().slice(0, 4)) features.push(mel.extract(await decodePcm(clip.path, { signal: signal() })));
+  });
+  after(() => sessions.close());
+
+  const chunk = (index: number, filter?: GroupRules["filterLogits"]): ChunkDecode => {
+    const { special } = files.tokenizer;
+    const rules: GroupRules = { maxNewTokens: 20, endOfText: special.endOfText, ...(filter ? { filterLogits: filter } : {}) };
+    return { features: () => features[index]!, prompt: [special.startOfTranscript, special.languages.get("en")!, special.transcribe], group: () => new GreedyGroup(rules) };
+  };
+  const aloneResults = async (): Promise<DecodedSequence[]> => {
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 1, encodeBatch: 1 });
+    const results: DecodedSequence[] = [];
+    for (let i = 0; i < features.length; i++) results.push(...(await scheduler.decode({ chunks: [chunk(i)], weight: 1, signal: signal() })));
+    return results;
+  };
+
+  it("lets a chunk join as soon as a row frees where rows may sit at different positions; else when the batch empties", async () => {
+    const optimumFiles = await loadWhisperModelFiles(MODEL_DIR.replace(/-positions$/, ""), "fp32");
+    const optimum = await WhisperSessions.create(optimumFiles, { provider: "cpu", intraOpThreads: 2 });
+    try {
+      assert.equal(optimum.acceptsRowPositions, false);
+      // Six chunks of uneven length (end-of-text never comes: exactly maxNewTokens each), two rows.
+      const lengths = [2, 12, 3, 12, 4, 12];
+      const uneven = lengths.map((maxNewTokens, i) => ({ ...chunk(i % features.length), group: () => new GreedyGroup({ maxNewTokens, endOfText: -1 }) }));
+      const run = async (on: WhisperSessions) => {
+        const scheduler = new DecodeScheduler(on, { maxRows: 2, encodeBatch: 2 });
+        const results = await scheduler.decode({ chunks: uneven, weight: 1, signal: signal() });
+        return { results, stats: scheduler.stats() };
+      };
+      const alone: DecodedSequence[] = [];
+      for (const spec of uneven) alone.push(...(await new DecodeScheduler(sessions, { maxRows: 1, encodeBatch: 1 }).decode({ chunks: [spec], weight: 1, signal: signal() })));
+      const continuous = await run(sessions);
+      const cohorts = await run(optimum);
+      continuous.results.forEach((result, i) => assert.deepEqual(result.tokens, alone[i]!.tokens, `positions, chunk ${i}`));
+      cohorts.results.forEach((result, i) => assert.deepEqual(result.tokens, alone[i]!.tokens, `optimum, chunk ${i}`));
+      // Cohorts: pairs (2,12) (3,12) (4,12) each last 12 tokens; the first token comes from the
+      // prefill, so 3 × 11 cached calls. Continuous: a short chunk's row is refilled at once.
+      assert.equal(cohorts.stats.steps, 33);
+      assert.ok(continuous.stats.steps < cohorts.stats.steps, JSON.stringify({ continuous: continuous.stats, cohorts: cohorts.stats }));
+      assert.ok(continuous.stats.rowSteps / continuous.stats.steps > cohorts.stats.rowSteps / cohorts.stats.steps);
+    } finally {
+      await optimum.close();
+    }
+  });
+
+  it("a request whose decoding throws mid-way fails; the others in its batch are unchanged", async () => {
+    const alone = await aloneResults();
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 8, encodeBatch: 8 });
+    let calls = 0;
+    const faulty = scheduler.decode({
+      chunks: [
+        chunk(0, () => {
+          if (++calls === 5) throw new Error("a fault in this request's rules");
+        }),
+      ],
+      weight: 1,
+      signal: signal(),
+    });
+    const good = features.map((_, i) => scheduler.decode({ chunks: [chunk(i)], weight: 1, signal: signal() }));
+    await assert.rejects(faulty, /a fault in this request's rules/);
+    const results = (await Promise.all(good)).flat();
+    assert.equal(calls, 5);
+    results.forEach((result, i) => {
+      assert.deepEqual(result.tokens, alone[i]!.tokens, `chunk ${i}`);
+      assert.ok(Math.abs(result.meanLogProb - alone[i]!.meanLogProb) < 1e-4);
+    });
+    // They did share decoder calls with the faulty one.
+    assert.ok(scheduler.stats().rowSteps / scheduler.stats().steps > 3);
+  });
+
+  it("a request whose features cannot be computed fails at admission; the others are unchanged", async () => {
+    const alone = await aloneResults();
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 8, encodeBatch: 8 });
+    const broken: ChunkDecode = {
+      ...chunk(0),
+      features: () => {
+        throw new Error("unreadable samples");
+      },
+    };
+    const good = features.map((_, i) => scheduler.decode({ chunks: [chunk(i)], weight: 1, signal: signal() }));
+    const faulty = scheduler.decode({ chunks: [broken, chunk(1)], weight: 1, signal: signal() });
+    await assert.rejects(faulty, /unreadable samples/);
+    (await Promise.all(good)).flat().forEach((result, i) => assert.deepEqual(result.tokens, alone[i]!.tokens, `chunk ${i}`));
+  });
+
+  it("a request aborted before it is admitted never takes rows", async () => {
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 2, encodeBatch: 2 });
+    const controller = new AbortController();
+    const first = scheduler.decode({ chunks: [chunk(0), chunk(1)], weight: 1, signal: signal() });
+    const waiting = scheduler.decode({ chunks: [chunk(2), chunk(3)], weight: 1, signal: controller.signal });
+    controller.abort(new Error("cancelled while waiting"));
+    await assert.rejects(waiting, /cancelled while waiting/);
+    await first;
+    assert.equal(scheduler.stats().chunks, 2);
+  });
+
+  it("gives a request with a larger weight more of the batch while requests compete", async () => {
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 3, encodeBatch: 3 });
+    const order: string[] = [];
+    const many = () => features.map((_, i) => ({ ...chunk(i), group: () => new GreedyGroup({ maxNewTokens: 6, endOfText: -1 }) }));
+    const heavy = scheduler.decode({ chunks: many(), weight: 2, signal: signal(), onChunkDone: () => order.push("heavy") });
+    const light = scheduler.decode({ chunks: many(), weight: 1, signal: signal(), onChunkDone: () => order.push("light") });
+    await Promise.all([heavy, light]);
+    // Equal work per chunk: with 3 rows shared 2:1, the heavy request's four chunks are done
+    // while the light one still has chunks left.
+    assert.equal(order.lastIndexOf("heavy") < order.lastIndexOf("light"), true, order.join(","));
+    assert.equal(order.slice(0, 3).filter((who) => who === "heavy").length, 2, order.join(","));
+  });
+});
