@@ -17,9 +17,15 @@ export const workerEnvSchema = z.object({
   SQS_RESULTS_QUEUE_URL: queueUrlSchema,
   S3_BUCKET: z.string().min(3),
   S3_PREFIX: z.string().default(""),
-  /** Engine slots in this process (GPU workers usually 1 per GPU). */
-  WORKER_SLOTS: positiveInt.max(256).default(1),
-  /** Concurrent receive loops; default one per slot. More loops than slots keep tasks queued here, fewer idle slots. */
+  /**
+   * Tasks in flight in this process. Whisper batches them all on one model (continuous
+   * batching), so more in flight means fuller batches, not more memory; PocketSphinx runs a
+   * process per task. Default ASR_BATCH_SIZE: enough short files to fill the batch.
+   */
+  PARALLEL: positiveInt.max(256).optional(),
+  /** The former name of PARALLEL (PARALLEL wins when both are set). */
+  WORKER_SLOTS: positiveInt.max(256).optional(),
+  /** Concurrent receive loops; default one per task in flight. More loops than slots keep tasks queued here, fewer idle slots. */
   WORKER_LOOPS: positiveInt.max(1024).optional(),
   /** s a received task stays invisible to other workers; renewed every third of it while it runs. */
   VISIBILITY_TIMEOUT_S: positiveInt.max(43_200).default(300),
@@ -59,8 +65,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     resultsQueueUrl: e.SQS_RESULTS_QUEUE_URL,
     bucket: e.S3_BUCKET,
     prefix: e.S3_PREFIX,
-    slots: e.WORKER_SLOTS,
-    loops: e.WORKER_LOOPS ?? e.WORKER_SLOTS,
+    slots: e.PARALLEL ?? e.WORKER_SLOTS ?? e.ASR_BATCH_SIZE,
+    loops: e.WORKER_LOOPS ?? e.PARALLEL ?? e.WORKER_SLOTS ?? e.ASR_BATCH_SIZE,
     visibilityTimeoutS: e.VISIBILITY_TIMEOUT_S,
     drainTimeoutS: e.DRAIN_TIMEOUT_S,
     inlineSegmentsMaxBytes: e.WORKER_INLINE_SEGMENTS_MAX_BYTES,

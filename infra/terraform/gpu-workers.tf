@@ -156,7 +156,8 @@ locals {
       SQS_RESULTS_QUEUE_URL = aws_sqs_queue.results.url
       S3_BUCKET             = aws_s3_bucket.media.bucket
       AWS_REGION            = local.region
-      WORKER_SLOTS          = tostring(var.worker_slots)
+      PARALLEL              = tostring(var.worker_parallel)
+      ASR_BATCH_SIZE        = tostring(var.worker_batch_size)
       ASR_ENGINE            = "whisper-onnx"
       ASR_MODEL             = var.asr_model
       ASR_PROVIDER          = "cuda"

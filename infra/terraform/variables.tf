@@ -235,10 +235,16 @@ variable "worker_memory" {
   default     = 12288
 }
 
-variable "worker_slots" {
-  description = "WORKER_SLOTS: concurrent tasks one worker process runs."
+variable "worker_parallel" {
+  description = "PARALLEL: tasks one worker process has in flight. Whisper decodes them all in one continuous batch on the GPU, so this is the batch the GPU sees for short files."
   type        = number
-  default     = 1
+  default     = 16
+}
+
+variable "worker_batch_size" {
+  description = "ASR_BATCH_SIZE: rows of the worker's continuous decoder batch (chunks decoded together) and chunks encoded together."
+  type        = number
+  default     = 16
 }
 
 variable "asr_model" {

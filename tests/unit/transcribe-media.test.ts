@@ -114,3 +114,26 @@ describe("transcribeMedia", () => {
     );
   });
 });
+
+describe("transcribeMedia with an engine that batches its slots together", () => {
+  it("gives the whole file to one call whose weight is the number of slots, and relays its progress", async () => {
+    const shared = fakeEngine();
+    const progress: number[] = [];
+    const sharing: Engine & { calls: Call[] } = {
+      ...shared,
+      sharedBatching: true,
+      transcribe: async (input) => {
+        input.onProgress?.(0.25);
+        input.onProgress?.(0.5);
+        return shared.transcribe(input);
+      },
+    };
+    const output = await transcribeMedia({ mediaPath: file30, language: "en", engines: [sharing, sharing, sharing], signal: signal(), onProgress: (f) => progress.push(f) });
+    assert.equal(shared.calls.length, 1, "one call, not one per slot");
+    assert.equal(shared.calls[0]?.weight, 3);
+    assert.equal(shared.calls[0]?.startS, undefined);
+    assert.equal(shared.calls[0]?.chunks, undefined);
+    assert.deepEqual(progress, [0.25, 0.5, 1]);
+    assert.equal(output.transcription.segments.length, 1);
+  });
+});

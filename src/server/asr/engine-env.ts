@@ -18,10 +18,13 @@ export const engineEnvSchema = z.object({
   ASR_MODEL_CACHE: z.string().min(1).optional(),
   /** cuda where onnxruntime's CUDA provider is installed (falls back to cpu otherwise). */
   ASR_PROVIDER: z.enum(["cpu", "cuda"]).default("cpu"),
-  /** Threads per ONNX operator in each engine slot. */
-  ASR_THREADS: positiveInt.max(64).default(1),
-  /** Chunks per encoder/decoder batch. */
-  ASR_BATCH_SIZE: positiveInt.max(64).default(4),
+  /**
+   * Threads per ONNX operator. Whisper runs one batching engine per process, so by default it
+   * takes every core; PocketSphinx ignores it (a process per slot).
+   */
+  ASR_THREADS: positiveInt.max(64).optional(),
+  /** Whisper: chunks decoded together at most (rows of the continuous batch) and encoded together per join. */
+  ASR_BATCH_SIZE: positiveInt.max(64).default(8),
   /** 1 = greedy decoding; 2–5 = beam search. */
   ASR_BEAM_SIZE: positiveInt.max(5).default(1),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
@@ -35,7 +38,8 @@ export type EngineConfig = {
   asrModelVariant: "fp32" | "fp16" | "quantized";
   asrModelCache: string;
   asrProvider: "cpu" | "cuda";
-  asrThreads: number;
+  /** Unset: every core (see ASR_THREADS). */
+  asrThreads: number | undefined;
   asrBatchSize: number;
   asrBeamSize: number;
   asrEngineModule: string | undefined;

@@ -1,7 +1,8 @@
 /**
- * The speech-engine contract. PocketSphinx implements it today; the ONNX Whisper engine
- * implements it next. One Engine instance is one engine slot: it is created once, reused
- * for many jobs, and must not be used by two transcriptions at the same time.
+ * The speech-engine contract, implemented by PocketSphinx and the ONNX Whisper engine.
+ * One Engine instance is one engine slot, created once and reused for many jobs. A slot
+ * serves one transcription at a time; with `sharedBatching` the slots are handles on one
+ * engine whose concurrent calls are batched together.
  */
 import type { TranscriptionTask } from "../../shared/transcription-task";
 
@@ -44,6 +45,13 @@ export type EngineInput = {
    * itself: how one job's chunks are shared out over several slots (see `planChunks`).
    */
   chunks?: readonly AudioWindow[];
+  /**
+   * For engines with `sharedBatching`: this transcription's share of the decoder batch
+   * while others compete for it (its job's parallel_engines). Default 1.
+   */
+  weight?: number;
+  /** Fraction 0..1 of the input's audio transcribed so far, for engines that can tell. */
+  onProgress?: (fraction: number) => void;
 };
 
 /** A window of the media file, in seconds. */
@@ -62,6 +70,12 @@ export type EngineInfo = {
 
 export type Engine = {
   readonly info: EngineInfo;
+  /**
+   * True when concurrent transcribe() calls share one model and one batch (the Whisper
+   * engine's continuous batching): a job on k slots then gives its whole file to one call
+   * with weight k instead of splitting it, and the slots are admission, not copies.
+   */
+  readonly sharedBatching?: boolean;
   transcribe(input: EngineInput): Promise<EngineTranscription>;
   /**
    * The windows this engine would transcribe the file in (after its own voice activity

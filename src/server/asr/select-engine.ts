@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppConfig } from "../env";
@@ -45,11 +46,13 @@ function whisperFactory(config: EngineConfig, modelDir: string): EngineFactory {
     modelDir: path.resolve(modelDir),
     variant: config.asrModelVariant,
     provider: config.asrProvider,
-    intraOpThreads: config.asrThreads,
+    // One engine serves every slot (sharedBatching), so it may use every core.
+    intraOpThreads: config.asrThreads ?? os.availableParallelism(),
     batchSize: config.asrBatchSize,
     beamSize: config.asrBeamSize,
   };
-  // Each slot runs in its own worker thread, so decoding never blocks the HTTP event loop.
+  // One worker thread holds the model and serves every slot (continuous batching across
+  // jobs), so decoding never blocks the HTTP event loop and PARALLEL costs no memory.
   return createThreadedEngineFactory({ module: new URL("./whisper/whisper-engine.ts", import.meta.url).href, options });
 }
 

@@ -39,7 +39,8 @@ type Window = { startS: number; endS: number };
 
 /**
  * The transcription pipeline shared by the embedded worker and remote workers:
- * probe → split across the leased slots → transcribe windows concurrently → stitch.
+ * probe → split across the leased slots → transcribe windows concurrently → stitch
+ * (engines with sharedBatching: probe → one call whose weight is the number of slots).
  * Throws PermanentJobError for media that can never yield a transcript.
  */
 export async function transcribeMedia(input: TranscribeMediaInput): Promise<TranscribeMediaOutput> {
@@ -53,9 +54,23 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
   if (!(media.durationS > 0)) throw new PermanentJobError("The media contains no audio samples (its duration is 0 s)");
 
   const report = progressReporter(input.onProgress, media.durationS);
-  const shares = await planShares(input, media.durationS);
+  // An engine that batches its slots' calls together (Whisper) gets the whole file once:
+  // the job's slots become its weight in the shared batch, and the file is decoded, VAD'd
+  // and planned once instead of once per slot.
+  const shares = first.sharedBatching ? null : await planShares(input, media.durationS);
   let transcriptions: EngineTranscription[];
-  if (!shares) {
+  if (first.sharedBatching) {
+    const transcription = await first.transcribe({
+      mediaPath: input.mediaPath,
+      language: input.language,
+      task: input.task ?? "transcribe",
+      signal,
+      weight: engines.length,
+      onProgress: (fraction) => report(fraction * media.durationS),
+    });
+    transcriptions = [transcription];
+    report(media.durationS);
+  } else if (!shares) {
     transcriptions = [await first.transcribe({ mediaPath: input.mediaPath, language: input.language, task: input.task ?? "transcribe", signal })];
     report(media.durationS);
   } else {

@@ -6,7 +6,8 @@ import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
-import { beamDecode } from "./beam-decode";
+import { BeamGroup, GreedyGroup, type GroupRules } from "./decode-groups";
+import { DecodeScheduler, type DecodeSchedulerStats } from "./decode-scheduler";
 import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
 import { LogMelExtractor } from "./log-mel";
 import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
@@ -58,6 +59,9 @@ const SAMPLE_RATE = 16_000;
  */
 export class WhisperEngine implements Engine {
   readonly info: EngineInfo;
+  /** Concurrent transcribe() calls share this engine's decoder batch. */
+  readonly sharedBatching = true;
+  private readonly scheduler: DecodeScheduler;
 
   private constructor(
     private readonly files: WhisperModelFiles,
@@ -66,6 +70,12 @@ export class WhisperEngine implements Engine {
     private readonly mel: LogMelExtractor,
     private readonly options: WhisperEngineOptions,
   ) {
+    // int8 exports quantize activations with one scale per tensor (onnxruntime's dynamic
+    // quantization), i.e. per batch: a row's logits would move with its batch-mates and a
+    // file's transcript would depend on what else was in flight. Those decode one chunk per
+    // call (its beams together, as alone), so every variant gives a file the same text.
+    const chunksPerCall = options.variant === "quantized" ? 1 : options.batchSize;
+    this.scheduler = new DecodeScheduler(sessions, { maxRows: chunksPerCall * options.beamSize, encodeBatch: chunksPerCall });
     this.info = {
       name: "whisper-onnx",
       model: `${path.basename(files.dir)} (${options.variant})`,
@@ -95,13 +105,14 @@ export class WhisperEngine implements Engine {
     const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
-    const segments: TranscriptSegment[] = [];
-    for (let i = 0; i < chunks.length; i += this.options.batchSize) {
-      const batch = chunks.slice(i, i + this.options.batchSize);
-      segments.push(...(await this.transcribeBatch(audio, batch, language, task, offsetS, input.signal)));
-    }
+    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
     return { language: task === "translate" ? "en" : language, segments };
+  }
+
+  /** Decoding counters of this engine's scheduler (benchmarks read the batch occupancy). */
+  schedulerStats(): DecodeSchedulerStats {
+    return this.scheduler.stats();
   }
 
   async detectLanguage(input: { mediaPath: string; window: AudioChunk; signal: AbortSignal }): Promise<string> {
@@ -163,15 +174,18 @@ export class WhisperEngine implements Engine {
     return best;
   }
 
-  private async transcribeBatch(audio: Float32Array, chunks: readonly AudioChunk[], language: string, task: TranscriptionTask, offsetS: number, signal: AbortSignal): Promise<TranscriptSegment[]> {
+  /**
+   * Hands the chunks to the shared scheduler, which decodes them alongside every other
+   * transcription in flight, and turns each chunk's tokens into timed segments.
+   */
+  private async decodeChunks(
+    audio: Float32Array,
+    chunks: readonly AudioChunk[],
+    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; signal: AbortSignal; onProgress?: (fraction: number) => void },
+  ): Promise<TranscriptSegment[]> {
     const { tokenizer, generation } = this.files;
     const { special } = tokenizer;
-    const hidden = await this.sessions.encode(this.features(audio, chunks), chunks.length);
-    const prompt = [special.startOfTranscript, special.languages.get(language)!, task === "translate" ? special.translate : special.transcribe];
-    const noSpeech = new Array<number>(chunks.length).fill(0);
-    const readNoSpeech = (sequence: number, logits: Float32Array) => {
-      if (special.noSpeech !== null) noSpeech[sequence] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
-    };
+    const prompt = [special.startOfTranscript, special.languages.get(request.language)!, request.task === "translate" ? special.translate : special.transcribe];
     const whisperRules = createWhisperLogitRules({
       special,
       suppressTokens: generation.suppress_tokens,
@@ -179,41 +193,39 @@ export class WhisperEngine implements Engine {
       timestamps: true,
       maxInitialTimestampS: 1,
     });
-    const rules = (logits: Float32Array, generated: readonly number[]) => {
-      whisperRules(logits, generated);
-      if (generated.length < this.options.minNewTokens) logits[special.endOfText] = -Infinity;
+    const rules: GroupRules = {
+      maxNewTokens: Math.min(this.options.maxNewTokens, generation.max_length - prompt.length),
+      endOfText: special.endOfText,
+      filterLogits: (logits, generated) => {
+        whisperRules(logits, generated);
+        if (generated.length < this.options.minNewTokens) logits[special.endOfText] = -Infinity;
+      },
+      ...(this.options.stopOnLoops ? { shouldStop: (generated: readonly number[]) => endsInLoop(generated) } : {}),
     };
-    const maxNewTokens = Math.min(this.options.maxNewTokens, generation.max_length - prompt.length);
-    let decoded: { tokens: number[]; meanLogProb: number }[];
-    if (this.options.beamSize > 1) {
-      const results = await beamDecode(this.sessions, hidden, chunks.length, { prompt, beamSize: this.options.beamSize, maxNewTokens, endOfText: special.endOfText, filterLogits: rules, onPromptLogits: readNoSpeech, signal });
-      decoded = results.map((result) => ({ tokens: result.tokens, meanLogProb: result.logProb / Math.max(1, result.tokens.length) }));
-    } else {
-      const logProbSums = new Array<number>(chunks.length).fill(0);
-      const counts = new Array<number>(chunks.length).fill(0);
-      const tokens = await greedyDecode(this.sessions, hidden, chunks.length, {
+    const noSpeech = new Array<number>(chunks.length).fill(0);
+    const totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
+    let doneS = 0;
+    const decoded = await this.scheduler.decode({
+      chunks: chunks.map((chunk, index) => ({
+        features: () => this.features(audio, [chunk]),
         prompt,
-        maxNewTokens,
-        endOfText: special.endOfText,
-        useCache: true,
-        signal,
-        filterLogits: rules,
-        shouldStop: (generated) => this.options.stopOnLoops && endsInLoop(generated),
-        onToken: (sequence, _token, logProb) => {
-          logProbSums[sequence] = logProbSums[sequence]! + logProb;
-          counts[sequence] = counts[sequence]! + 1;
+        group: () => (this.options.beamSize > 1 ? new BeamGroup(rules, this.options.beamSize) : new GreedyGroup(rules)),
+        onPromptLogits: (logits) => {
+          if (special.noSpeech !== null) noSpeech[index] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
         },
-        onPromptLogits: (logits, steps, vocab) => {
-          for (let b = 0; b < chunks.length; b++) readNoSpeech(b, logits.subarray(b * steps * vocab, b * steps * vocab + vocab));
-        },
-      });
-      decoded = tokens.map((sequence, b) => ({ tokens: sequence, meanLogProb: counts[b] ? logProbSums[b]! / counts[b]! : 0 }));
-    }
+      })),
+      weight: request.weight,
+      signal: request.signal,
+      onChunkDone: (index) => {
+        doneS += chunks[index]!.endS - chunks[index]!.startS;
+        request.onProgress?.(totalS > 0 ? doneS / totalS : 1);
+      },
+    });
     const segments: TranscriptSegment[] = [];
-    decoded.forEach(({ tokens, meanLogProb }, b) => {
-      const chunk = chunks[b]!;
-      if (noSpeech[b]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
-      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
+    decoded.forEach(({ tokens, meanLogProb }, index) => {
+      const chunk = chunks[index]!;
+      if (noSpeech[index]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
+      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
     });
     return segments;
   }

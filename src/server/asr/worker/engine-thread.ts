@@ -4,8 +4,9 @@ import type { Engine, EngineFactory } from "../engine";
 import { threadEngineSpecSchema, toThreadSchema, type FromThread } from "./thread-protocol";
 
 /**
- * Runs one engine slot inside a worker thread: feature extraction and the decode loop run
- * here, so the HTTP server's event loop never waits on inference.
+ * Runs one engine inside a worker thread: feature extraction and the decode loop run here,
+ * so the HTTP server's event loop never waits on inference. Requests are served
+ * concurrently; an engine with sharedBatching batches them together.
  */
 const port = parentPort!;
 const send = (message: FromThread) => port.postMessage(message);
@@ -17,7 +18,7 @@ try {
   const mod = (await import(spec.module)) as { createEngineFactory?: (options: unknown) => EngineFactory };
   if (typeof mod.createEngineFactory !== "function") throw new Error(`${spec.module} does not export createEngineFactory(options)`);
   engine = await mod.createEngineFactory(spec.options)();
-  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] }, canPlan: typeof engine.planChunks === "function", canDetect: typeof engine.detectLanguage === "function" });
+  send({ type: "ready", info: { ...engine.info, languages: [...engine.info.languages] }, canPlan: typeof engine.planChunks === "function", canDetect: typeof engine.detectLanguage === "function", sharedBatching: engine.sharedBatching === true });
 } catch (error) {
   send({ type: "init-failed", message: describeError(error) });
 }
@@ -40,7 +41,7 @@ port.on("message", (raw: unknown) => {
       ? engine!.planChunks!({ mediaPath: message.mediaPath, signal }).then((chunks) => ({ type: "planned" as const, id: message.id, chunks }))
       : message.type === "detect"
         ? engine!.detectLanguage!({ mediaPath: message.mediaPath, window: message.window, signal }).then((language) => ({ type: "detected" as const, id: message.id, language }))
-        : engine!.transcribe({ ...message.input, signal }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
+        : engine!.transcribe({ ...message.input, signal, onProgress: (fraction) => send({ type: "progress", id: message.id, fraction }) }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
   work
     .then(send)
     .catch((error: unknown) => send({ type: "error", id: message.id, message: describeError(error), permanent: isPermanent(error) }))

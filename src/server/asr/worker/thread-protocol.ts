@@ -22,6 +22,7 @@ export const toThreadSchema = z.discriminatedUnion("type", [
       language: z.string(),
       task: transcriptionTaskSchema.optional(),
       chunks: z.array(windowSchema).optional(),
+      weight: z.number().int().positive().optional(),
     }),
   }),
   z.object({ type: z.literal("plan"), id: z.number().int(), mediaPath: z.string() }),
@@ -40,7 +41,8 @@ const segmentSchema = z.object({
 });
 
 export const fromThreadSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean(), canDetect: z.boolean() }),
+  z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean(), canDetect: z.boolean(), sharedBatching: z.boolean() }),
+  z.object({ type: z.literal("progress"), id: z.number().int(), fraction: z.number().min(0).max(1) }),
   z.object({ type: z.literal("detected"), id: z.number().int(), language: z.string() }),
   z.object({ type: z.literal("planned"), id: z.number().int(), chunks: z.array(windowSchema) }),
   z.object({ type: z.literal("init-failed"), message: z.string() }),
