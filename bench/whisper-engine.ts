@@ -6,8 +6,11 @@
  *
  *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10] [--runs 3]
  *
- * Prints RTFx (audio seconds per wall second), the ratio, peak RSS, and the speed-up of one
- * 10-minute file on parallel_engines 2 versus 1.
+ * "Ours" is the production configuration: one batching engine (2 threads, batch 8) with 4
+ * files in flight (PARALLEL=4); today's default (2 slots × 1 thread, one file per slot) is
+ * kept for comparison. Prints RTFx (audio seconds per wall second), the batched /
+ * transformers.js ratio, peak RSS, and the speed-up of one 10-minute file on one engine
+ * with batch 8 versus batch 1 (a chunk at a time).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -19,7 +22,7 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox";
 
-type ChildResult = { label: string; audioS: number; wallS: number; chunks: number; peakRssMiB: number };
+type ChildResult = { label: string; audioS: number; wallS: number; chunks: number; peakRssMiB: number; occupancy: number | null };
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +32,9 @@ const { values } = parseArgs({
     child: { type: "string" },
     slots: { type: "string", default: "1" },
     threads: { type: "string", default: "2" },
+    batch: { type: "string", default: "8" },
+    /** Files in flight on each slot at once. */
+    parallel: { type: "string", default: "1" },
     inputs: { type: "string" },
     runs: { type: "string", default: "3" },
   },
@@ -51,28 +57,39 @@ function makeInputs(dir: string, count: number): string[] {
   });
 }
 
-async function runOurs(inputs: string[], slots: number, threads: number, tokens: number): Promise<ChildResult> {
+async function runOurs(inputs: string[], slots: number, threads: number, batchSize: number, parallel: number, tokens: number): Promise<ChildResult> {
   const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
   const engines = await Promise.all(
     Array.from({ length: slots }, () =>
-      WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize: 4, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false }),
+      WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false }),
     ),
   );
   const signal = new AbortController().signal;
   // Chunk counts (for comparing work), planned before the clock starts.
   let chunks = 0;
   for (const file of inputs) chunks += (await engines[0]!.planChunks({ mediaPath: file, signal })).length;
+  const before = engines.map((engine) => engine.schedulerStats());
   const queue = [...inputs];
   const started = performance.now();
-  // Each slot takes the next file, as the dispatcher hands jobs to free slots.
+  // Each of a slot's `parallel` loops takes the next file, as the dispatcher hands jobs to
+  // free slots; with parallel > 1 the slot's engine batches the files in flight together.
   await Promise.all(
-    engines.map(async (engine) => {
-      for (let file = queue.shift(); file; file = queue.shift()) await engine.transcribe({ mediaPath: file, language: "en", signal });
-    }),
+    engines.flatMap((engine) =>
+      Array.from({ length: parallel }, async () => {
+        for (let file = queue.shift(); file; file = queue.shift()) await engine.transcribe({ mediaPath: file, language: "en", signal });
+      }),
+    ),
   );
   const wallS = (performance.now() - started) / 1000;
+  const after = engines.map((engine) => engine.schedulerStats());
   await Promise.all(engines.map((engine) => engine.close()));
-  return { label: `ours, ${slots} slot${slots > 1 ? "s" : ""} × ${threads} threads`, audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const steps = after.reduce((sum, stats, index) => sum + stats.steps - before[index]!.steps, 0);
+  const rowSteps = after.reduce((sum, stats, index) => sum + stats.rowSteps - before[index]!.rowSteps, 0);
+  const label =
+    parallel > 1
+      ? `ours batched: PARALLEL=${parallel}, batch ${batchSize}, ${threads} threads`
+      : `ours today's default: ${slots} slot${slots > 1 ? "s" : ""} × ${threads} thread${threads > 1 ? "s" : ""}`;
+  return { label, audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024, occupancy: steps ? rowSteps / steps : null };
 }
 
 async function runTransformersJs(inputs: string[], tokens: number): Promise<ChildResult> {
@@ -89,18 +106,27 @@ async function runTransformersJs(inputs: string[], tokens: number): Promise<Chil
     await asr(audio, { chunk_length_s: 30, stride_length_s: 0, language: "en", task: "transcribe", max_new_tokens: tokens, min_new_tokens: tokens, return_timestamps: true } as never);
   }
   const wallS = (performance.now() - started) / 1000;
-  return { label: "transformers.js pipeline", audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return { label: "transformers.js pipeline", audioS: inputs.length * 60, wallS, chunks, peakRssMiB: process.resourceUsage().maxRSS / 1024, occupancy: null };
 }
 
-async function runParallel(file: string, engines: number, threads: number, tokens: number): Promise<ChildResult> {
+/** One long file on one engine: its chunks decoded `batchSize` at a time (1 = a chunk at a time). */
+async function runLong(file: string, batchSize: number, threads: number, tokens: number): Promise<ChildResult> {
   const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
   const { transcribeMedia } = await import("../src/server/asr/transcribe-media");
-  const slots = await Promise.all(Array.from({ length: engines }, () => WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false })));
+  const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false });
   const started = performance.now();
-  const out = await transcribeMedia({ mediaPath: file, language: "en", engines: slots, signal: new AbortController().signal });
+  const out = await transcribeMedia({ mediaPath: file, language: "en", engines: [engine], signal: new AbortController().signal });
   const wallS = (performance.now() - started) / 1000;
-  await Promise.all(slots.map((slot) => slot.close()));
-  return { label: `10-min file, parallel_engines ${engines} × ${threads} threads`, audioS: out.media.durationS, wallS, chunks: 0, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const stats = engine.schedulerStats();
+  await engine.close();
+  return {
+    label: `${Math.round(out.media.durationS / 60)}-min file, batch ${batchSize} × ${threads} threads`,
+    audioS: out.media.durationS,
+    wallS,
+    chunks: stats.chunks,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    occupancy: stats.steps ? stats.rowSteps / stats.steps : null,
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -128,10 +154,10 @@ async function main(): Promise<void> {
     const inputs = (values.inputs ?? "").split(",").filter(Boolean);
     const result =
       values.child === "ours"
-        ? await runOurs(inputs, Number(values.slots), Number(values.threads), tokens)
+        ? await runOurs(inputs, Number(values.slots), Number(values.threads), Number(values.batch), Number(values.parallel), tokens)
         : values.child === "hf"
           ? await runTransformersJs(inputs, tokens)
-          : await runParallel(inputs[0]!, Number(values.slots), Number(values.threads), tokens);
+          : await runLong(inputs[0]!, Number(values.batch), Number(values.threads), tokens);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -151,10 +177,12 @@ async function main(): Promise<void> {
     console.log(`each row: the median of ${runs} runs (wall time, RTFx and peak RSS), every run in a fresh process`);
     const configurations: [string, string[]][] = [
       ["hf", ["--inputs", list]],
-      ["ours", ["--inputs", list, "--slots", "1", "--threads", "2"]],
-      ["ours", ["--inputs", list, "--slots", "2", "--threads", "1"]],
-      ["parallel", ["--inputs", long, "--slots", "1", "--threads", "2"]],
-      ["parallel", ["--inputs", long, "--slots", "2", "--threads", "1"]],
+      // Production: one engine, every core, the files of PARALLEL=4 jobs batched together.
+      ["ours", ["--inputs", list, "--slots", "1", "--threads", "2", "--batch", "8", "--parallel", "4"]],
+      // Today's default: two slots of one thread each, one file per slot.
+      ["ours", ["--inputs", list, "--slots", "2", "--threads", "1", "--batch", "4", "--parallel", "1"]],
+      ["long", ["--inputs", long, "--batch", "8", "--threads", "2"]],
+      ["long", ["--inputs", long, "--batch", "1", "--threads", "2"]],
     ];
     const samples: ChildResult[][] = configurations.map(() => []);
     // Interleaved, so a slow spell on the machine does not land on one configuration only.
@@ -167,12 +195,12 @@ async function main(): Promise<void> {
     }));
     for (const row of rows) {
       console.log(
-        `${row.label.padEnd(40)} RTFx ${(row.audioS / row.wallS).toFixed(2).padStart(6)}  wall ${row.wallS.toFixed(1).padStart(6)} s  chunks ${String(row.chunks).padStart(3)}  peak RSS ${row.peakRssMiB.toFixed(0)} MiB  (walls ${row.walls.map((wall) => wall.toFixed(1)).join(", ")} s)`,
+        `${row.label.padEnd(50)} RTFx ${(row.audioS / row.wallS).toFixed(2).padStart(6)}  wall ${row.wallS.toFixed(1).padStart(6)} s  chunks ${String(row.chunks).padStart(3)}  occupancy ${row.occupancy === null ? " n/a" : row.occupancy.toFixed(2)}  peak RSS ${row.peakRssMiB.toFixed(0)} MiB  (walls ${row.walls.map((wall) => wall.toFixed(1)).join(", ")} s)`,
       );
     }
-    const [hf, ours1, , p1, p2] = rows;
-    console.log(`ours (1 slot × 2 threads) / transformers.js RTFx ratio: ${((ours1!.audioS / ours1!.wallS) / (hf!.audioS / hf!.wallS)).toFixed(2)}`);
-    console.log(`10-minute file speed-up, parallel_engines 2 (1 thread each) vs 1 (2 threads): ${(p1!.wallS / p2!.wallS).toFixed(2)}x`);
+    const [hf, batched, , batch8, batch1] = rows;
+    console.log(`ours batched (PARALLEL=4, batch 8, 2 threads) / transformers.js RTFx ratio: ${((batched!.audioS / batched!.wallS) / (hf!.audioS / hf!.wallS)).toFixed(2)}`);
+    console.log(`${Math.round(batch8!.audioS / 60)}-minute file speed-up, batch 8 vs batch 1 (chunk at a time), one engine × 2 threads: ${(batch1!.wallS / batch8!.wallS).toFixed(2)}x`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
