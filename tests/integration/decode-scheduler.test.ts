@@ -136,4 +136,41 @@ describe("DecodeScheduler (tiny model with per-row positions)", () => {
     assert.equal(order.lastIndexOf("heavy") < order.lastIndexOf("light"), true, order.join(","));
     assert.equal(order.slice(0, 3).filter((who) => who === "heavy").length, 2, order.join(","));
   });
+
+  it("shares the thread: other work gets as much time between decoder calls as the calls take", async () => {
+    // onnxruntime-node runs a session synchronously on the JS thread; a VAD or ffmpeg reader
+    // on the same thread advances only between calls. Here that other work comes in small
+    // synchronous slices (0.1 ms each, like one VAD window) and must get about as much of the
+    // thread as the sessions do. One turn of the event loop per call would give it a slice or
+    // two per call: a small fraction of a decoder call's time.
+    const callMs = { total: 0 };
+    const timed = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        const from = performance.now();
+        try {
+          return await fn(...args);
+        } finally {
+          callMs.total += performance.now() - from;
+        }
+      };
+    const shared = Object.create(sessions) as WhisperSessions;
+    shared.run = timed(sessions.run.bind(sessions));
+    shared.encode = timed(sessions.encode.bind(sessions));
+    const scheduler = new DecodeScheduler(shared, { maxRows: 4, encodeBatch: 4 });
+    const long = features.map((_, i) => ({ ...chunk(i), group: () => new GreedyGroup({ maxNewTokens: 40, endOfText: -1 }) }));
+    let done = false;
+    let otherMs = 0;
+    const other = (async () => {
+      while (!done) {
+        const from = performance.now();
+        while (performance.now() - from < 0.1);
+        otherMs += performance.now() - from;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await scheduler.decode({ chunks: long, weight: 1, signal: signal() }).finally(() => (done = true));
+    await other;
+    assert.ok(scheduler.stats().steps >= 39);
+    assert.ok(otherMs > 0.7 * callMs.total, JSON.stringify({ otherMs, callMs: callMs.total, stats: scheduler.stats() }));
+  });
 });

@@ -4,6 +4,9 @@ import type { DecodedSequence, SequenceGroup } from "./decode-groups";
 import { gatherRows, gatherSelfKv, stepAttentionMask, type RowSource } from "./kv-rows";
 import type { KvCache, WhisperSessions } from "./whisper-sessions";
 
+/** A turn of the event loop shorter than this ran nothing but the scheduler's own callback. */
+const IDLE_TURN_MS = 0.05;
+
 /** One chunk to decode, as the engine describes it. */
 export type ChunkDecode = {
   /** Its log-mel features ([mels × frames]); computed when the chunk is admitted, not before. */
@@ -150,6 +153,7 @@ export class DecodeScheduler {
     for (;;) {
       this.forgetEnded();
       if (this.active.length === 0 && this.waiting.length === 0) break;
+      const from = performance.now();
       try {
         const survivors = this.active.length ? await this.step() : [];
         const joiners = await this.admit(survivors);
@@ -162,8 +166,25 @@ export class DecodeScheduler {
         }
         this.place([]);
       }
-      // Let new requests and aborts in between calls.
+      await this.shareThread(performance.now() - from);
+    }
+  }
+
+  /**
+   * Yields the thread between calls. onnxruntime-node runs a session synchronously on the
+   * calling thread, so everything else on it (the VAD's window-by-window runs, reading
+   * ffmpeg's output, new requests, aborts) advances only in these gaps: one turn of the
+   * event loop per call would give a VAD one 32 ms window per decoder step, and files would
+   * reach the batch too slowly to fill it. So the gap lasts until other work has had as
+   * much time as the call took, or until a turn comes back with nothing else having run.
+   */
+  private async shareThread(callMs: number): Promise<void> {
+    const until = performance.now() + callMs;
+    for (;;) {
+      const before = performance.now();
       await new Promise((resolve) => setImmediate(resolve));
+      const after = performance.now();
+      if (after - before < IDLE_TURN_MS || after >= until) return;
     }
   }
 
