@@ -26,7 +26,7 @@ type ChildResult = { label: string; audioS: number; wallS: number; chunks: numbe
 
 const { values } = parseArgs({
   options: {
-    model: { type: "string", default: "/tmp/whisper-base-random" },
+    model: { type: "string", default: "/tmp/whisper-base-positions" },
     tokens: { type: "string", default: "32" },
     files: { type: "string", default: "10" },
     child: { type: "string" },
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(values.model!, "onnx", "encoder_model.onnx"))) {
-    throw new Error(`No model at ${values.model}: run /usr/bin/python3 tools/whisper-test-model/generate.py --size base --out ${values.model}`);
+    throw new Error(`No model at ${values.model}: run /usr/bin/python3 tools/whisper-test-model/generate.py --size base --decoder-inputs positions --split-variants fp32 --no-reference --out ${values.model}`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "whisper-bench-"));
   try {
