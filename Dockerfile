@@ -17,10 +17,11 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
+# MALLOC_MMAP_THRESHOLD_: glibc's mmap threshold, as `npm start` sets it (scripts/malloc-env.mjs says why).
 ENV NODE_ENV=production \
     PORT=18000 \
     DATA_DIR=/data \
-    MALLOC_MMAP_THRESHOLD_=131072
+    MALLOC_MMAP_THRESHOLD_=33554432
 VOLUME ["/data"]
 EXPOSE 18000
 HEALTHCHECK --interval=15s --timeout=5s CMD node -e "fetch('http://127.0.0.1:18000/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"

@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { withMallocSettings } from "../scripts/malloc-env.mjs";
 import type { Engine } from "../src/server/asr/engine";
 import { machineCpuMs } from "./lib/proc";
 import { cutSpeechFiles, mulberry32, wavDurationS } from "./lib/speech-files";
@@ -146,7 +147,7 @@ function child(config: Config, dir: string): ChildResult {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
     // As `npm start` runs the server (scripts/start.mjs).
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
+    env: withMallocSettings(process.env),
   });
   const line = result.stdout.trim().split("\n").pop() ?? "";
   if (result.status !== 0 || !line.startsWith("{")) throw new Error(`configuration ${config} failed (status ${result.status}):\n${result.stderr.slice(-3000)}`);

@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { withMallocSettings } from "../scripts/malloc-env.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox";
@@ -141,7 +142,7 @@ function child(mode: string, extra: string[]): ChildResult {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
     // As `npm start` runs the server (scripts/start.mjs); transformers.js gets the same.
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
+    env: withMallocSettings(process.env),
   });
   const line = result.stdout.trim().split("\n").pop() ?? "";
   if (result.status !== 0 || !line.startsWith("{")) throw new Error(`${mode} failed:\n${result.stderr.slice(-3000)}`);

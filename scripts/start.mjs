@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { withMallocSettings } from "./malloc-env.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const serveUi = !["false", "0", "no"].includes((process.env.SERVE_UI ?? "true").toLowerCase());
@@ -17,10 +18,8 @@ if (serveUi && !fs.existsSync(path.join(root, ".next", "BUILD_ID"))) {
 const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/server/main.ts"), ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
-  // A fixed mmap threshold makes glibc return large freed buffers (an ONNX model's bytes while
-  // a session loads, decoded audio) to the system instead of keeping them in the heap: about
-  // 100 MB less resident per Whisper slot, measured with bench/whisper-engine.ts.
-  env: { NODE_ENV: "production", MALLOC_MMAP_THRESHOLD_: "131072", ...process.env },
+  // glibc's mmap threshold: see malloc-env.mjs for the value and the trade it makes.
+  env: withMallocSettings({ NODE_ENV: "production", ...process.env }),
 });
 // Forward signals so the server drains on the first and forces on the second.
 for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => child.kill(signal));
