@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { decodePcm } from "../../src/server/media/decode-pcm";
 import { GreedyGroup, type DecodedSequence, type GroupRules } from "../../src/server/asr/whisper/decode-groups";
 import { DecodeScheduler, type ChunkDecode } from "../../src/server/asr/whisper/decode-scheduler";
+import { greedyDecode } from "../../src/server/asr/whisper/greedy-decode";
 import { LogMelExtractor } from "../../src/server/asr/whisper/log-mel";
 import { loadWhisperModelFiles, type WhisperModelFiles } from "../../src/server/asr/whisper/model-files";
 import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
@@ -70,6 +71,22 @@ describe("DecodeScheduler (tiny model with per-row positions)", () => {
       assert.ok(continuous.stats.rowSteps / continuous.stats.steps > cohorts.stats.rowSteps / cohorts.stats.steps);
     } finally {
       await optimum.close();
+    }
+  });
+
+  it("rows that join, leave and move within the batch decode what greedyDecode (checked against PyTorch) decodes alone", async () => {
+    // Uneven lengths over 3 rows: rows leave from the front and the middle, waiting chunks
+    // take their place, and survivors move down in the cross-attention K/V (KvRowSlab).
+    const lengths = [3, 14, 5, 9, 2, 12, 7, 4];
+    const specs = lengths.map((maxNewTokens, i) => ({ ...chunk(i % features.length), group: () => new GreedyGroup({ maxNewTokens, endOfText: -1 }) }));
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 3, encodeBatch: 2 });
+    const together = await scheduler.decode({ chunks: specs, weight: 1, signal: signal() });
+    assert.ok(scheduler.stats().relayouts >= 4, JSON.stringify(scheduler.stats()));
+    const { special } = files.tokenizer;
+    for (const [i, maxNewTokens] of lengths.entries()) {
+      const hidden = await sessions.encode(features[i % features.length]!, 1);
+      const [expected] = await greedyDecode(sessions, hidden, 1, { prompt: [special.startOfTranscript, special.languages.get("en")!, special.transcribe], maxNewTokens, endOfText: null, useCache: true });
+      assert.deepEqual(together[i]!.tokens, expected, `chunk ${i}`);
     }
   });
 

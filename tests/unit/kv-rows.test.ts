@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
-import { gatherRows, gatherSelfKv, stepAttentionMask } from "../../src/server/asr/whisper/kv-rows";
+import { gatherRows, gatherSelfKv, KvRowSlab, stepAttentionMask } from "../../src/server/asr/whisper/kv-rows";
 
 /** [rows × heads × length × headDim] with value = 1000·row + 100·head + 10·position + dim + 1. */
 function kv(rows: number, heads: number, length: number, headDim: number): ort.Tensor {
@@ -40,6 +40,55 @@ describe("K/V row surgery for continuous batching", () => {
     const out = gatherRows(["c"], [{ tensors: b, row: 0 }, { tensors: a, row: 1 }, { tensors: a, row: 1 }]).get("c")!;
     assert.deepEqual(out.dims, [3, 1, 2, 1]);
     assert.deepEqual([...(out.data as Float32Array)], [1, 11, 1001, 1011, 1001, 1011]);
+  });
+
+  describe("KvRowSlab: cross-attention rows kept in place", () => {
+    /** Row r of a [rows × 1 × 2 × 1] tensor from kv(): [1000·r + 1, 1000·r + 11]. */
+    const rowOf = (tensor: ort.Tensor, row: number) => [...(tensor.data as Float32Array).subarray(row * 2, row * 2 + 2)];
+    const tag = (tensor: ort.Tensor, row: number) => ((tensor.data as Float32Array)[row * 2]! - 1) / 1000;
+
+    it("places joining rows, then moves survivors down over a leaver's row, in the same buffer", () => {
+      const slab = new KvRowSlab(["c"], 4);
+      const joined = new Map([["c", kv(3, 1, 2, 1)]]);
+      const first = slab.arrange([0, 1, 2].map((row) => ({ tensors: joined, row }))).get("c")!;
+      assert.deepEqual(first.dims, [3, 1, 2, 1]);
+      assert.deepEqual([0, 1, 2].map((row) => tag(first, row)), [0, 1, 2]);
+      // Row 0 leaves; rows 1 and 2 move down; a joiner (its row 0 tagged 0 → use a second tensor) takes row 2.
+      const joiner = new Map([["c", kv(2, 1, 2, 1)]]);
+      const next = slab.arrange([{ tensors: slab.tensors, row: 1 }, { tensors: slab.tensors, row: 2 }, { tensors: joiner, row: 1 }]).get("c")!;
+      assert.deepEqual([0, 1, 2].map((row) => tag(next, row)), [1, 2, 1]);
+      assert.deepEqual(rowOf(next, 2), [1001, 1011]);
+      assert.equal((next.data as Float32Array).buffer, (first.data as Float32Array).buffer, "rearranged in place, not gathered into a new tensor");
+    });
+
+    it("widens a row into several (a beam) while moving the rows after it up", () => {
+      const slab = new KvRowSlab(["c"], 4);
+      const joined = new Map([["c", kv(2, 1, 2, 1)]]);
+      slab.arrange([0, 1].map((row) => ({ tensors: joined, row })));
+      const rows = slab.arrange([0, 0, 0, 1].map((row) => ({ tensors: slab.tensors, row }))).get("c")!;
+      assert.deepEqual([0, 1, 2, 3].map((row) => tag(rows, row)), [0, 0, 0, 1]);
+    });
+
+    it("swaps rows (a cycle) through a parked copy", () => {
+      const slab = new KvRowSlab(["c", "d"], 3);
+      const joined = new Map([["c", kv(3, 1, 2, 1)], ["d", kv(3, 1, 2, 1)]]);
+      slab.arrange([0, 1, 2].map((row) => ({ tensors: joined, row })));
+      const out = slab.arrange([2, 0, 1].map((row) => ({ tensors: slab.tensors, row })));
+      for (const name of ["c", "d"]) assert.deepEqual([0, 1, 2].map((row) => tag(out.get(name)!, row)), [2, 0, 1]);
+      assert.notEqual((out.get("d")!.data as Float32Array).byteOffset, 0, "tensors share one buffer, each at its own offset");
+    });
+
+    it("refuses more rows than its capacity and rows of another shape; drops its buffers on release", () => {
+      const slab = new KvRowSlab(["c"], 2);
+      const three = new Map([["c", kv(3, 1, 2, 1)]]);
+      assert.throws(() => slab.arrange([0, 1, 2].map((row) => ({ tensors: three, row }))), /do not fit a batch of 2/);
+      slab.arrange([{ tensors: three, row: 0 }]);
+      assert.throws(() => slab.arrange([{ tensors: new Map([["c", kv(1, 1, 3, 1)]]), row: 0 }]), /does not fit rows/);
+      slab.release();
+      assert.equal(slab.tensors.size, 0);
+      const wider = slab.arrange([{ tensors: new Map([["c", kv(1, 1, 3, 1)]]), row: 0 }]).get("c")!;
+      assert.deepEqual(wider.dims, [1, 1, 3, 1]);
+    });
   });
 
   it("masks each row's padding and shows its real keys and the new token", () => {

@@ -1,7 +1,7 @@
 import type * as ort from "onnxruntime-node";
 import { describeError } from "../../errors";
 import type { DecodedSequence, SequenceGroup } from "./decode-groups";
-import { gatherRows, gatherSelfKv, stepAttentionMask, type RowSource } from "./kv-rows";
+import { gatherSelfKv, KvRowSlab, stepAttentionMask, type RowSource } from "./kv-rows";
 import type { KvCache, WhisperSessions } from "./whisper-sessions";
 
 /** A turn of the event loop shorter than this ran nothing but the scheduler's own callback. */
@@ -78,7 +78,8 @@ export class DecodeScheduler {
   private readonly waiting: Request[] = [];
   private active: Active[] = [];
   private self: Map<string, ort.Tensor> = new Map();
-  private cross: Map<string, ort.Tensor> = new Map();
+  /** The batch's cross-attention K/V, rearranged in place as rows come and go. */
+  private readonly crossSlab: KvRowSlab;
   private pastLength = 0;
   private running: Promise<void> | null = null;
   private order = 0;
@@ -93,6 +94,7 @@ export class DecodeScheduler {
     const names = (part: "decoder" | "encoder") => Array.from({ length: sessions.layers }, (_, layer) => ["key", "value"].map((kind) => `past_key_values.${layer}.${part}.${kind}`)).flat();
     this.selfNames = names("decoder");
     this.crossNames = names("encoder");
+    this.crossSlab = new KvRowSlab(this.crossNames, options.maxRows);
   }
 
   stats(): DecodeSchedulerStats {
@@ -206,7 +208,7 @@ export class DecodeScheduler {
         tokens: BigInt64Array.from(rows.map((row) => BigInt(row.token))),
         batch: rows.length,
         encoderHidden: null,
-        past: new Map([...this.self, ...this.cross]) as KvCache,
+        past: new Map([...this.self, ...this.crossSlab.tensors]) as KvCache,
         ...(this.sessions.acceptsRowPositions ? { attentionMask: stepAttentionMask(lengths, this.pastLength), positionIds: BigInt64Array.from(lengths.map(BigInt)) } : {}),
       });
     } catch (error) {
@@ -234,7 +236,7 @@ export class DecodeScheduler {
         self: { tensors: present, row: first + parent, length: chunk.lengths[parent]! + 1 },
         // A chunk's rows share their cross-attention K/V: row j keeps the row it had, so a
         // beam's reordering does not move them.
-        cross: { tensors: this.cross, row: first + Math.min(j, width - 1) },
+        cross: { tensors: this.crossSlab.tensors, row: first + Math.min(j, width - 1) },
       }));
       if (placed) survivors.push(placed);
     }
@@ -390,7 +392,7 @@ export class DecodeScheduler {
     this.active = chunks.map(({ request, index, group, lengths, tokens }) => ({ request, index, group, lengths, tokens }));
     if (!chunks.length) {
       this.self = new Map();
-      this.cross = new Map();
+      this.crossSlab.release();
       this.pastLength = 0;
       return;
     }
@@ -408,9 +410,9 @@ export class DecodeScheduler {
     const selfRows = firstTensors.get(this.selfNames[0]!)!.dims[0]!;
     const selfLength = firstTensors.get(this.selfNames[0]!)!.dims[2]!;
     this.self = unchanged(self, firstTensors, selfRows) && selfLength === pastLength ? new Map(firstTensors) : gatherSelfKv(this.selfNames, self, pastLength);
-    const crossRows = this.cross.get(this.crossNames[0]!)?.dims[0] ?? -1;
-    if (!unchanged(cross, this.cross, crossRows)) {
-      this.cross = gatherRows(this.crossNames, cross);
+    const crossRows = this.crossSlab.tensors.get(this.crossNames[0]!)?.dims[0] ?? -1;
+    if (!unchanged(cross, this.crossSlab.tensors, crossRows)) {
+      this.crossSlab.arrange(cross);
       this.counters.relayouts++;
     }
     this.pastLength = pastLength;
