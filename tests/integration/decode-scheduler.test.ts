@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
 import { decodePcm } from "../../src/server/media/decode-pcm";
 import { GreedyGroup, type DecodedSequence, type GroupRules } from "../../src/server/asr/whisper/decode-groups";
 import { DecodeScheduler, type ChunkDecode } from "../../src/server/asr/whisper/decode-scheduler";
@@ -88,6 +88,23 @@ describe("DecodeScheduler (tiny model with per-row positions)", () => {
       const [expected] = await greedyDecode(sessions, hidden, 1, { prompt: [special.startOfTranscript, special.languages.get("en")!, special.transcribe], maxNewTokens, endOfText: null, useCache: true });
       assert.deepEqual(together[i]!.tokens, expected, `chunk ${i}`);
     }
+  });
+
+  it("keeps the batch's K/V buffer from one burst to the next and drops it after 10 s idle", async (t) => {
+    t.after(() => mock.timers.reset());
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 2, encodeBatch: 2 });
+    assert.equal(scheduler.holdsKvBuffer, false);
+    await scheduler.decode({ chunks: [chunk(0), chunk(1)], weight: 1, signal: signal() });
+    await scheduler.whenIdle();
+    mock.timers.tick(9_999);
+    assert.equal(scheduler.holdsKvBuffer, true, "held through a gap between files");
+    await scheduler.decode({ chunks: [chunk(2)], weight: 1, signal: signal() });
+    await scheduler.whenIdle();
+    mock.timers.tick(9_999);
+    assert.equal(scheduler.holdsKvBuffer, true, "the idle clock restarts with each burst");
+    mock.timers.tick(1);
+    assert.equal(scheduler.holdsKvBuffer, false, "dropped after 10 s with nothing to decode");
   });
 
   it("a request whose decoding throws mid-way fails; the others in its batch are unchanged", async () => {

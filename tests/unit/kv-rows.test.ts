@@ -84,8 +84,13 @@ describe("K/V row surgery for continuous batching", () => {
       assert.throws(() => slab.arrange([0, 1, 2].map((row) => ({ tensors: three, row }))), /do not fit a batch of 2/);
       slab.arrange([{ tensors: three, row: 0 }]);
       assert.throws(() => slab.arrange([{ tensors: new Map([["c", kv(1, 1, 3, 1)]]), row: 0 }]), /does not fit rows/);
+      const before = (slab.tensors.get("c")!.data as Float32Array).buffer;
+      slab.clear();
+      assert.equal(slab.tensors.size, 0);
+      assert.equal((slab.arrange([{ tensors: three, row: 1 }]).get("c")!.data as Float32Array).buffer, before, "clear keeps the buffer");
       slab.release();
       assert.equal(slab.tensors.size, 0);
+      assert.equal(slab.allocated, false);
       const wider = slab.arrange([{ tensors: new Map([["c", kv(1, 1, 3, 1)]]), row: 0 }]).get("c")!;
       assert.deepEqual(wider.dims, [1, 1, 3, 1]);
     });

@@ -73,7 +73,7 @@ export function gatherRows(names: readonly string[], sources: readonly Omit<RowS
  * leave or join, only the rows that change place are copied, in an order that never
  * overwrites a row still to be read; gathering into fresh tensors instead copied every row
  * (37 MB each for whisper-base in fp32) at every join and held the old and new batch at once.
- * The buffers are dropped when the batch empties.
+ * The buffers stay while the batch empties and refills; `release` drops them.
  */
 export class KvRowSlab {
   private buffers = new Map<string, KvData>();
@@ -141,10 +141,19 @@ export class KvRowSlab {
     return views;
   }
 
-  /** Drops the buffers (the batch emptied). */
+  /** No rows; the buffers stay for the next rows. */
+  clear(): void {
+    this.current = new Map();
+  }
+
+  /** Drops the buffers. */
   release(): void {
     this.buffers = new Map();
     this.current = new Map();
+  }
+
+  get allocated(): boolean {
+    return this.buffers.size > 0;
   }
 
   /**
