@@ -52,21 +52,26 @@ export class WhisperSessions {
   ) {}
 
   static async create(files: WhisperModelFiles, options: SessionOptions): Promise<WhisperSessions> {
-    // No memory arena: it keeps the largest activations of any run (the encoder's attention
-    // maps) for the life of the slot; without it a slot's memory is its weights plus the run
-    // in flight, measured no slower (bench/whisper-engine.ts).
     const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all", enableCpuMemArena: false };
-    const create = async (file: string): Promise<{ session: ort.InferenceSession; provider: string }> => {
+    const create = async (file: string, arena = false): Promise<{ session: ort.InferenceSession; provider: string }> => {
       if (options.provider === "cuda") {
         try {
-          return { session: await ort.InferenceSession.create(file, { ...base, executionProviders: ["cuda"] }), provider: "cuda" };
+          return { session: await ort.InferenceSession.create(file, { ...base, enableCpuMemArena: arena, executionProviders: ["cuda"] }), provider: "cuda" };
         } catch {
           // The CUDA provider's libraries are an optional install (see the README); fall back.
         }
       }
-      return { session: await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] }), provider: "cpu" };
+      return { session: await ort.InferenceSession.create(file, { ...base, enableCpuMemArena: arena, executionProviders: ["cpu"] }), provider: "cpu" };
     };
-    const encoder = await create(files.encoder);
+    // The encoder keeps its activations in onnxruntime's arena between runs. Its attention
+    // maps are tens of MB per layer: without the arena every run maps them fresh from the
+    // system and faults them in page by page (39,000 faults per 30 s chunk for whisper-base),
+    // which took half the encoder's time here (698 → 343 ms per chunk on 2 threads; .prof
+    // figures in the README). It holds one chunk's activations (the CPU encoder takes one
+    // chunk at a time, see encode()), about 200 MB for base. The decoders run without it:
+    // their largest buffers (a prefill's cross-attention K/V, 37 MB per chunk) scale with the
+    // batch, and the arena would keep the largest batch's for good.
+    const encoder = await create(files.encoder, true);
     if (files.decoder.kind === "merged") {
       const merged = await create(files.decoder.merged);
       return new WhisperSessions(files, encoder.session, merged.session, null, encoder.provider);
