@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import { PermanentJobError } from "../errors";
 import { resolveFfmpegBinaries } from "./ffmpeg-binaries";
+import { launchProcess } from "./process-launcher";
 
 export type DecodePcmOptions = {
   /** Hz, default 16000 */
@@ -19,7 +19,9 @@ const MAX_PCM_BYTES = 4 * 3600 * 16_000 * 4;
 /**
  * Decodes any media ffmpeg reads to mono float32 samples in [-1, 1] (the input of VAD and
  * Whisper's features). The child is killed on abort and on timeout; a decode failure is a
- * PermanentJobError carrying ffmpeg's last line.
+ * PermanentJobError carrying ffmpeg's last line. ffmpeg is started by the process launcher:
+ * the engine process that calls this holds a model, and forking it per file cost more than
+ * the decode (process-launcher.ts).
  */
 export async function decodePcm(mediaPath: string, options: DecodePcmOptions = {}): Promise<Float32Array> {
   const { ffmpeg } = await resolveFfmpegBinaries();
@@ -31,7 +33,7 @@ export async function decodePcm(mediaPath: string, options: DecodePcmOptions = {
   const args = ["-nostdin", "-hide_banner", "-loglevel", "error", ...window, "-i", mediaPath, "-map", "0:a:0", "-ac", "1", "-ar", String(rate), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"];
   options.signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = launchProcess(ffmpeg, args);
     const chunks: Buffer[] = [];
     let bytes = 0;
     let stderr = "";
