@@ -66,8 +66,8 @@ export class WhisperSessions {
     // The encoder keeps its activations in onnxruntime's arena between runs. Its attention
     // maps are tens of MB per layer: without the arena every run maps them fresh from the
     // system and faults them in page by page (39,000 faults per 30 s chunk for whisper-base),
-    // which took half the encoder's time here (698 → 343 ms per chunk on 2 threads; .prof
-    // figures in the README). It holds one chunk's activations (the CPU encoder takes one
+    // which took half the encoder's time on a 2-vCPU VM (698 → 343 ms per chunk on 2 threads,
+    // README "Benchmarks"). It holds one chunk's activations (the CPU encoder takes one
     // chunk at a time, see encode()), about 200 MB for base. The decoders run without it:
     // their largest buffers (a prefill's cross-attention K/V, 37 MB per chunk) scale with the
     // batch, and the arena would keep the largest batch's for good.
