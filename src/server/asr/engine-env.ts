@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { positiveInt } from "../env-types";
+import { booleanString, positiveInt } from "../env-types";
 
 /**
  * The speech-engine settings, shared by the control plane (embedded slots) and the
@@ -27,6 +27,8 @@ export const engineEnvSchema = z.object({
   ASR_BATCH_SIZE: positiveInt.max(64).default(8),
   /** 1 = greedy decoding; 2–5 = beam search. */
   ASR_BEAM_SIZE: positiveInt.max(5).default(1),
+  /** Whisper: keep the encoder's activations in onnxruntime's arena (faster; holds one chunk's activations). */
+  ASR_ENCODER_ARENA: booleanString.default(true),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
   ASR_ENGINE_MODULE: z.string().min(1).optional(),
 });
@@ -42,6 +44,7 @@ export type EngineConfig = {
   asrThreads: number | undefined;
   asrBatchSize: number;
   asrBeamSize: number;
+  asrEncoderArena: boolean;
   asrEngineModule: string | undefined;
 };
 
@@ -56,6 +59,7 @@ export function engineConfigFrom(e: z.infer<typeof engineEnvSchema>, dataDir: st
     asrThreads: e.ASR_THREADS,
     asrBatchSize: e.ASR_BATCH_SIZE,
     asrBeamSize: e.ASR_BEAM_SIZE,
+    asrEncoderArena: e.ASR_ENCODER_ARENA,
     asrEngineModule: e.ASR_ENGINE_MODULE,
   };
 }

@@ -34,6 +34,8 @@ export const whisperEngineOptionsSchema = z.object({
   minNewTokens: z.number().int().min(0).default(0),
   /** End a chunk's decoding when it loops on one phrase (off only to measure fixed work). */
   stopOnLoops: z.boolean().default(true),
+  /** Keep the encoder's activations in onnxruntime's arena between runs (see WhisperSessions.create). */
+  encoderArena: z.boolean().default(true),
 });
 export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
@@ -47,6 +49,7 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   beamSize: 1,
   minNewTokens: 0,
   stopOnLoops: true,
+  encoderArena: true,
 };
 
 const SAMPLE_RATE = 16_000;
@@ -86,7 +89,7 @@ export class WhisperEngine implements Engine {
 
   static async create(options: WhisperEngineOptions): Promise<WhisperEngine> {
     const files = await loadWhisperModelFiles(options.modelDir, options.variant);
-    const sessions = await WhisperSessions.create(files, { provider: options.provider, intraOpThreads: options.intraOpThreads });
+    const sessions = await WhisperSessions.create(files, { provider: options.provider, intraOpThreads: options.intraOpThreads, encoderArena: options.encoderArena });
     const vad = await SileroVad.load();
     return new WhisperEngine(files, sessions, vad, new LogMelExtractor(files.features), options);
   }

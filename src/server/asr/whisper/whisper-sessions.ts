@@ -10,6 +10,8 @@ export type SessionOptions = {
   provider: "cpu" | "cuda";
   /** Threads one session may use for one operator. */
   intraOpThreads: number;
+  /** Keep the encoder's activations in onnxruntime's arena between runs (default true). */
+  encoderArena?: boolean;
 };
 
 export type DecoderCall = {
@@ -70,8 +72,9 @@ export class WhisperSessions {
     // README "Benchmarks"). It holds one chunk's activations (the CPU encoder takes one
     // chunk at a time, see encode()), about 200 MB for base. The decoders run without it:
     // their largest buffers (a prefill's cross-attention K/V, 37 MB per chunk) scale with the
-    // batch, and the arena would keep the largest batch's for good.
-    const encoder = await create(files.encoder, true);
+    // batch, and the arena would keep the largest batch's for good. ASR_ENCODER_ARENA=false
+    // trades the speed back for the memory.
+    const encoder = await create(files.encoder, options.encoderArena ?? true);
     if (files.decoder.kind === "merged") {
       const merged = await create(files.decoder.merged);
       return new WhisperSessions(files, encoder.session, merged.session, null, encoder.provider);
