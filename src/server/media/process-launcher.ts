@@ -34,8 +34,6 @@ export class LaunchedProcess extends EventEmitter<{ close: [code: number | null,
   readonly stderr: Readable = new PassThrough();
   /** The program's process id, once it has started. */
   pid: number | undefined;
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
   private ended = false;
 
   constructor(
@@ -57,9 +55,7 @@ export class LaunchedProcess extends EventEmitter<{ close: [code: number | null,
     else if (kind === Frame.started) this.pid = startedSchema.parse(JSON.parse(payload.toString("utf8"))).pid;
     else if (kind === Frame.exit) {
       const { code, signal } = exitSchema.parse(JSON.parse(payload.toString("utf8")));
-      this.exitCode = code;
-      this.signalCode = signal as NodeJS.Signals | null;
-      this.finish(() => this.emit("close", code, this.signalCode));
+      this.finish(() => this.emit("close", code, signal as NodeJS.Signals | null));
     } else if (kind === Frame.error) {
       const { message, code } = errorSchema.parse(JSON.parse(payload.toString("utf8")));
       this.fail(Object.assign(new Error(message), code ? { code } : {}));
@@ -137,8 +133,8 @@ class Launcher {
       if (this.pending.length - offset < HEADER_BYTES + length) break;
       const kind = this.pending.readUInt8(offset);
       const id = this.pending.readUInt32BE(offset + 1);
-      // A copy: the payload outlives this chunk (stdout data is kept by the reader).
-      const payload = Buffer.from(this.pending.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length));
+      // A view, not a copy: every chunk a pipe delivers is a fresh buffer, never reused.
+      const payload = this.pending.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
       offset += HEADER_BYTES + length;
       this.running.get(id)?.receive(kind, payload);
     }

@@ -17,9 +17,14 @@ export type RowSource = {
   length: number;
 };
 
+/** A tensor over `data`: float16 K/V travel as their raw 16-bit words. */
+function tensorOf(data: KvData, dims: readonly number[]): ort.Tensor {
+  return data instanceof Uint16Array ? new ort.Tensor("float16", data, dims) : new ort.Tensor("float32", data, dims);
+}
+
 function emptyLike(tensor: ort.Tensor, dims: number[]): ort.Tensor {
   const size = dims.reduce((a, b) => a * b, 1);
-  return tensor.type === "float16" ? new ort.Tensor("float16", new Uint16Array(size), dims) : new ort.Tensor("float32", new Float32Array(size), dims);
+  return tensorOf(tensor.type === "float16" ? new Uint16Array(size) : new Float32Array(size), dims);
 }
 
 /**
@@ -68,8 +73,9 @@ export function gatherRows(names: readonly string[], sources: readonly Omit<RowS
 }
 
 /**
- * The cross-attention K/V of a continuous batch, kept in place: one buffer per tensor, sized
- * for the largest batch, whose first `rows` rows the decoder reads through views. When rows
+ * The cross-attention K/V of a continuous batch, kept in place: a buffer per tensor (all in
+ * one allocation), sized for the largest batch, whose first `rows` rows the decoder reads
+ * through views. When rows
  * leave or join, only the rows that change place are copied, in an order that never
  * overwrites a row still to be read; gathering into fresh tensors instead copied every row
  * (37 MB each for whisper-base in fp32) at every join and held the old and new batch at once.
@@ -134,8 +140,7 @@ export class KvRowSlab {
     const rows = sources.length;
     const views = new Map<string, ort.Tensor>();
     for (const name of this.names) {
-      const data = this.buffers.get(name)!.subarray(0, rows * this.rowSize);
-      views.set(name, data instanceof Uint16Array ? new ort.Tensor("float16", data, [rows, ...this.rowShape]) : new ort.Tensor("float32", data, [rows, ...this.rowShape]));
+      views.set(name, tensorOf(this.buffers.get(name)!.subarray(0, rows * this.rowSize), [rows, ...this.rowShape]));
     }
     this.current = views;
     return views;
@@ -181,8 +186,7 @@ export class KvRowSlab {
   private detachRow(row: number): Map<string, ort.Tensor> {
     const copy = new Map<string, ort.Tensor>();
     for (const name of this.names) {
-      const data = this.buffers.get(name)!.slice(row * this.rowSize, (row + 1) * this.rowSize);
-      copy.set(name, data instanceof Uint16Array ? new ort.Tensor("float16", data, [1, ...this.rowShape]) : new ort.Tensor("float32", data, [1, ...this.rowShape]));
+      copy.set(name, tensorOf(this.buffers.get(name)!.slice(row * this.rowSize, (row + 1) * this.rowSize), [1, ...this.rowShape]));
     }
     return copy;
   }

@@ -54,7 +54,7 @@ export class WhisperSessions {
   ) {}
 
   static async create(files: WhisperModelFiles, options: SessionOptions): Promise<WhisperSessions> {
-    const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all", enableCpuMemArena: false };
+    const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: options.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: "all" };
     const create = async (file: string, arena = false): Promise<{ session: ort.InferenceSession; provider: string }> => {
       if (options.provider === "cuda") {
         try {
