@@ -29,12 +29,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import features  # noqa: E402
 import onnx_export  # noqa: E402
 import tokenizer_files  # noqa: E402
+import word_alignment  # noqa: E402
 from whisper_model import Dims, Whisper, greedy, init_random  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIP_SOURCE = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"
 CLIP_SECONDS = 5
 GREEDY_STEPS = 24
+# What is said in the reference clip's first 5 s (pocketsphinx-testdata's transcription),
+# with a comma and a full stop so punctuation tokens are aligned too.
+ALIGNMENT_TEXT = " And Mister John Dashwood had then leisure, to consider."
 
 # tiny keeps the committed fixture small (d_model 32: at 64 the fixture with all
 # variants is ~10 MB, mostly embedding rows for the 1608 special/timestamp
@@ -147,6 +151,12 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
                             "min_logit_margin": min(margins), "logit_margins": [round(m, 5) for m in margins]})
     assert audio_sensitive, "random model ignores the audio; pick another seed or init scale"
 
+    alignment = word_alignment.find_alignment(
+        model, vocab, enc, [sot, en, transcribe], vocab.encode(ALIGNMENT_TEXT),
+        num_frames=len(samples) // features.HOP_LENGTH,
+        alignment_heads=tokenizer_files.generation_config_json(vocab, model.dims)["alignment_heads"])
+    alignment["text"] = ALIGNMENT_TEXT
+
     reference = {
         "generator": "tools/whisper-test-model/generate.py",
         "size": args.size,
@@ -167,6 +177,12 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
                         "KV-cached and uncached decoding were asserted identical. tokens_for_silence: same "
                         "prompt on an all-zero clip (shows the model depends on the audio). logit_margins: "
                         "top-1 minus top-2 logit per step, for judging rounding robustness."),
+        "word_alignment": alignment,
+        "word_alignment_note": ("openai-whisper's find_alignment on the clip's encoder output: the decoder run over "
+                                "tokens (sot, en, transcribe, notimestamps, text, eot), alignment heads' cross-attention "
+                                "over the first num_frames // 2 frames renormalised, standardised over tokens, median "
+                                "filter (width 7) over frames, mean over heads, DTW on the negated matrix. words: raw "
+                                "DTW starts/ends (s), before punctuation merging; probability: mean token probability."),
         "special_ids": {"endoftext": vocab.eot, "startoftranscript": sot, "en": en, "transcribe": transcribe,
                         "notimestamps": notimestamps, "timestamp_begin": vocab.timestamp_begin},
     }

@@ -14,6 +14,14 @@ from torch import nn
 OPSET = 14  # optimum's default for Whisper; torch 1.13 exports up to 17
 
 
+def cross_attention_names(layers: int) -> list[str]:
+    """The decoders' cross-attention probability outputs, one per layer, named as in the
+    Hugging Face exports made for word timestamps (transformers.js `*_timestamped` models):
+    [batch, heads, decoder_sequence_length, encoder frames]. Word-level timing aligns tokens
+    to audio frames through the alignment heads' rows of these."""
+    return [f"cross_attentions.{i}" for i in range(layers)]
+
+
 def kv_names(prefix: str, layers: int, parts=("decoder", "encoder")) -> list[str]:
     """optimum's per-layer order: decoder.key, decoder.value, encoder.key, encoder.value."""
     return [f"{prefix}.{i}.{part}.{kv}" for i in range(layers) for part in parts for kv in ("key", "value")]
@@ -38,11 +46,11 @@ class DecoderGraph(nn.Module):
 
     def forward(self, input_ids, encoder_hidden_states, attention_mask=None, position_ids=None):
         cross = self.decoder.cross_kv(encoder_hidden_states)
-        logits, present = self.decoder(input_ids, cross, None, attention_mask, position_ids)
+        logits, present, cross_attentions = self.decoder(input_ids, cross, None, attention_mask, position_ids)
         out = [logits]
         for (k, v), (ck, cv) in zip(present, cross):
             out += [k, v, ck, cv]
-        return tuple(out)
+        return tuple(out + cross_attentions)
 
 
 class DecoderWithPastGraph(nn.Module):
@@ -61,8 +69,8 @@ class DecoderWithPastGraph(nn.Module):
         past_flat, extra = (rest[:4 * n], rest[4 * n:]) if self.positions else (rest, (None, None))
         past = [(past_flat[4 * i], past_flat[4 * i + 1]) for i in range(n)]
         cross = [(past_flat[4 * i + 2], past_flat[4 * i + 3]) for i in range(n)]
-        logits, present = self.decoder(input_ids, cross, past, *extra)
-        return tuple([logits] + [t for kv in present for t in kv])
+        logits, present, cross_attentions = self.decoder(input_ids, cross, past, *extra)
+        return tuple([logits] + [t for kv in present for t in kv] + cross_attentions)
 
 
 def _export(module, args, path, input_names, output_names, dynamic_axes):
@@ -103,13 +111,16 @@ def export_all(model, tmp_dir: str, decoder_inputs: str = "optimum") -> dict[str
             "logits": {0: "batch_size", 1: "decoder_sequence_length"}}
     for name in present:
         axes[name] = {0: "batch_size", 2: "decoder_sequence_length" if ".decoder." in name else "encoder_sequence_length / 2"}
+    cross_attentions = cross_attention_names(n)
+    for name in cross_attentions:
+        axes[name] = {0: "batch_size", 2: "decoder_sequence_length", 3: "encoder_sequence_length / 2"}
     args, names = (ids, enc_out), ["input_ids", "encoder_hidden_states"]
     if positions:
         args += (torch.ones(batch, dec_len, dtype=torch.int64), torch.arange(dec_len).repeat(batch, 1))
         names += ["attention_mask", "position_ids"]
         axes["attention_mask"] = {0: "batch_size", 1: "decoder_sequence_length"}
         axes["position_ids"] = {0: "batch_size", 1: "decoder_sequence_length"}
-    decoder = _export(DecoderGraph(model), args, f"{tmp_dir}/decoder.onnx", names, ["logits"] + present, axes)
+    decoder = _export(DecoderGraph(model), args, f"{tmp_dir}/decoder.onnx", names, ["logits"] + present + cross_attentions, axes)
 
     past = kv_names("past_key_values", n)
     past_tensors = [torch.zeros(batch, heads, past_len if ".decoder." in p else enc_len, head_dim) for p in past]
@@ -120,6 +131,8 @@ def export_all(model, tmp_dir: str, decoder_inputs: str = "optimum") -> dict[str
         axes[name] = {0: "batch_size", 2: "past_decoder_sequence_length" if ".decoder." in name else "encoder_sequence_length_out"}
     for name in present_dec:
         axes[name] = {0: "batch_size", 2: "past_decoder_sequence_length + 1"}
+    for name in cross_attentions:
+        axes[name] = {0: "batch_size", 2: "decoder_sequence_length", 3: "encoder_sequence_length_out"}
     args, names = (ids[:, :1], *past_tensors), ["input_ids"] + past
     if positions:
         args += (torch.ones(batch, past_len + 1, dtype=torch.int64), torch.full((batch, 1), past_len, dtype=torch.int64))
@@ -127,7 +140,7 @@ def export_all(model, tmp_dir: str, decoder_inputs: str = "optimum") -> dict[str
         axes["attention_mask"] = {0: "batch_size", 1: "past_decoder_sequence_length + decoder_sequence_length"}
         axes["position_ids"] = {0: "batch_size", 1: "decoder_sequence_length"}
     with_past = _export(DecoderWithPastGraph(model, positions), args, f"{tmp_dir}/decoder_with_past.onnx",
-                        names, ["logits"] + present_dec, axes)
+                        names, ["logits"] + present_dec + cross_attentions, axes)
     return {"encoder": encoder, "decoder": decoder, "decoder_with_past": with_past}
 
 
@@ -224,7 +237,7 @@ def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, layers:
     else_names, then_names = lift(no_past.graph), lift(with_past.graph)
     past = kv_names("past_key_values", layers)
     outer_inputs = {i.name for i in no_past.graph.input} | set(past)
-    present = ["logits"] + kv_names("present", layers)
+    present = ["logits"] + kv_names("present", layers) + cross_attention_names(layers)
     else_graph = _branch(no_past.graph, "no_past/", outer_inputs, else_names, present)
     # The with-past graph has no encoder "present". optimum fills those If outputs with
     # empty constants (first dynamic axis 0, later dynamic axes 1), so a cached step returns

@@ -56,14 +56,17 @@ class Attention(nn.Module):
     def project_kv(self, x: torch.Tensor):
         return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
 
-    def forward(self, x, key, value, mask=None):
+    def forward(self, x, key, value, mask=None, need_weights=False):
+        """need_weights: also return the attention probabilities [batch, heads, new, keys]
+        (what HF returns as `cross_attentions` and word timestamps are aligned from)."""
         # HF scales q before the product; doing it the same way keeps rounding close.
         q = self.split_heads(self.q_proj(x) * self.scaling)
         scores = torch.matmul(q, key.transpose(-1, -2))
         if mask is not None:
             scores = scores + mask
-        out = torch.matmul(torch.softmax(scores, dim=-1), value)
-        return self.out_proj(out.transpose(1, 2).flatten(2))
+        weights = torch.softmax(scores, dim=-1)
+        out = self.out_proj(torch.matmul(weights, value).transpose(1, 2).flatten(2))
+        return (out, weights) if need_weights else out
 
 
 class EncoderLayer(nn.Module):
@@ -95,7 +98,8 @@ class DecoderLayer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(d.d_model)
 
     def forward(self, x, mask, past_kv, cross_kv):
-        """Returns the new hidden state and this layer's full self-attention K/V."""
+        """Returns the new hidden state, this layer's full self-attention K/V and its
+        cross-attention probabilities [batch, heads, new, frames]."""
         h = self.self_attn_layer_norm(x)
         k, v = self.self_attn.project_kv(h)
         if past_kv is not None:
@@ -103,9 +107,10 @@ class DecoderLayer(nn.Module):
             v = torch.cat([past_kv[1], v], dim=2)
         x = x + self.self_attn(h, k, v, mask)
         h = self.encoder_attn_layer_norm(x)
-        x = x + self.encoder_attn(h, cross_kv[0], cross_kv[1])
+        attended, cross_weights = self.encoder_attn(h, cross_kv[0], cross_kv[1], need_weights=True)
+        x = x + attended
         h = self.final_layer_norm(x)
-        return x + self.fc2(F.gelu(self.fc1(h))), (k, v)
+        return x + self.fc2(F.gelu(self.fc1(h))), (k, v), cross_weights
 
 
 class Encoder(nn.Module):
@@ -145,7 +150,8 @@ class Decoder(nn.Module):
         position_ids: optional int64 [batch, new], each new token's position (per row).
         Without them (optimum's graphs) positions are past_len + arange(new) for every
         row and only the causal mask applies.
-        Returns logits and the per-layer self-attention K/V including the new tokens."""
+        Returns logits, the per-layer self-attention K/V including the new tokens, and the
+        per-layer cross-attention probabilities of the new tokens."""
         past_len = past_kv[0][0].shape[2] if past_kv is not None else 0
         new_len = input_ids.shape[1]
         if position_ids is None:
@@ -157,14 +163,15 @@ class Decoder(nn.Module):
             mask = causal_mask(new_len, past_len, x.dtype)
         else:
             mask = padded_causal_mask(attention_mask, new_len, past_len, x.dtype)
-        present = []
+        present, cross_attentions = [], []
         for i, layer in enumerate(self.layers):
-            x, kv = layer(x, mask, past_kv[i] if past_kv is not None else None, cross_kv[i])
+            x, kv, weights = layer(x, mask, past_kv[i] if past_kv is not None else None, cross_kv[i])
             present.append(kv)
+            cross_attentions.append(weights)
         x = self.layer_norm(x)
         # proj_out is tied to embed_tokens (no bias), as in Whisper.
         logits = torch.matmul(x, self.embed_tokens.weight.t())
-        return logits, present
+        return logits, present, cross_attentions
 
 
 def causal_mask(new_len, past_len, dtype):
@@ -234,9 +241,9 @@ def greedy(model: Whisper, encoder_out, prompt, steps: int, use_cache: bool):
     for _ in range(steps):
         if use_cache:
             feed = tokens if past is None else tokens[-1:]
-            logits, past = model.decoder(torch.tensor([feed]), cross, past)
+            logits, past, _ = model.decoder(torch.tensor([feed]), cross, past)
         else:
-            logits, _ = model.decoder(torch.tensor([tokens]), cross, None)
+            logits, _, _ = model.decoder(torch.tensor([tokens]), cross, None)
         top2 = torch.topk(logits[0, -1].double(), 2)
         margins.append(float(top2.values[0] - top2.values[1]))
         tokens.append(int(top2.indices[0]))

@@ -27,7 +27,15 @@ export type EngineTranscription = {
   /** ISO 639-1 code of the language transcribed. */
   language: string;
   segments: TranscriptSegment[];
+  /**
+   * Where word times come from: "recognised" (the recogniser times each word, PocketSphinx),
+   * "aligned" (Whisper's cross-attention aligned to the audio) or "proportional" (spread over
+   * each segment by word length: a model without alignment heads). Absent: not reported.
+   */
+  wordTimings?: WordTimings;
 };
+
+export type WordTimings = "recognised" | "aligned" | "proportional";
 
 export type EngineInput = {
   /** A local media file in any container ffmpeg reads. */

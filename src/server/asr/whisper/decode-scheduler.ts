@@ -1,8 +1,8 @@
 import type * as ort from "onnxruntime-node";
 import { describeError } from "../../errors";
 import type { DecodedSequence, SequenceGroup } from "./decode-groups";
-import { gatherSelfKv, KvRowSlab, stepAttentionMask, type RowSource } from "./kv-rows";
-import type { KvCache, WhisperSessions } from "./whisper-sessions";
+import { emptyPastLike, gatherRows, gatherSelfKv, KvRowSlab, stepAttentionMask, type RowSource } from "./kv-rows";
+import type { DecoderStep, KvCache, WhisperSessions } from "./whisper-sessions";
 
 /** A turn of the event loop shorter than this ran nothing but the scheduler's own callback. */
 const IDLE_TURN_MS = 0.05;
@@ -25,6 +25,22 @@ export type ChunkDecode = {
   group: () => SequenceGroup;
   /** The prompt's logits at its first position (Whisper's no-speech probability is read there). */
   onPromptLogits?: (logits: Float32Array) => void;
+  /** Word alignment: one more decoder call over the chunk's text once it is decoded. */
+  alignment?: ChunkAlignment;
+};
+
+/**
+ * When a chunk's decoding ends, the decoder is run once more, with the chunk's audio (its
+ * cross-attention K/V, still in the batch) over the tokens `tokensFor` gives, and `read`
+ * takes what it needs from that call's output (the named layers' cross-attention): word
+ * timestamps are aligned from it (word-alignment.ts). The call runs while the chunk's K/V
+ * are at hand, so nothing of the chunk's audio is kept after it leaves the batch.
+ */
+export type ChunkAlignment = {
+  /** The sequence to run (prompt, <|notimestamps|>, text, <|endoftext|>); null: nothing to align. */
+  tokensFor: (result: DecodedSequence) => readonly number[] | null;
+  layers: readonly number[];
+  read: (output: DecoderStep, tokens: readonly number[]) => void;
 };
 
 /** One transcription's chunks; the scheduler decodes them alongside every other request's. */
@@ -45,7 +61,7 @@ export type DecodeSchedulerOptions = {
 };
 
 /** Counters for benchmarks and health: mean occupancy is rowSteps / steps. */
-export type DecodeSchedulerStats = { steps: number; rowSteps: number; prefills: number; chunks: number; relayouts: number };
+export type DecodeSchedulerStats = { steps: number; rowSteps: number; prefills: number; chunks: number; relayouts: number; alignments: number };
 
 type Request = {
   spec: DecodeRequest;
@@ -64,6 +80,9 @@ type Request = {
 
 /** A chunk in the batch: its group and, per row it occupies, the row's past length and next token. */
 type Active = { request: Request; index: number; group: SequenceGroup; lengths: number[]; tokens: number[] };
+
+/** A decoded chunk waiting for its alignment call, with a copy of its cross-attention K/V. */
+type Finished = { request: Request; index: number; result: DecodedSequence; tokens: readonly number[]; cross: Map<string, ort.Tensor> };
 
 /** A chunk about to take rows in the next call, with where its rows' K/V come from. */
 type Placed = Active & { self: RowSource[]; cross: Omit<RowSource, "length">[] };
@@ -85,6 +104,7 @@ type Placed = Active & { self: RowSource[]; cross: Omit<RowSource, "length">[] }
 export class DecodeScheduler {
   private readonly waiting: Request[] = [];
   private active: Active[] = [];
+  private toAlign: Finished[] = [];
   private self: Map<string, ort.Tensor> = new Map();
   /** The batch's cross-attention K/V, rearranged in place as rows come and go. */
   private readonly crossSlab: KvRowSlab;
@@ -92,7 +112,7 @@ export class DecodeScheduler {
   private running: Promise<void> | null = null;
   private idleRelease: NodeJS.Timeout | null = null;
   private order = 0;
-  private readonly counters: DecodeSchedulerStats = { steps: 0, rowSteps: 0, prefills: 0, chunks: 0, relayouts: 0 };
+  private readonly counters: DecodeSchedulerStats = { steps: 0, rowSteps: 0, prefills: 0, chunks: 0, relayouts: 0, alignments: 0 };
   private readonly selfNames: string[];
   private readonly crossNames: string[];
 
@@ -181,13 +201,15 @@ export class DecodeScheduler {
       try {
         const survivors = this.active.length ? await this.step() : [];
         const joiners = await this.admit(survivors);
+        await this.alignFinished();
         this.place([...survivors, ...joiners]);
       } catch (error) {
         // A fault of the scheduler itself (not of one chunk): nothing in flight can be trusted.
-        for (const request of [...this.waiting, ...this.active.map((chunk) => chunk.request)]) {
+        for (const request of [...this.waiting, ...this.active.map((chunk) => chunk.request), ...this.toAlign.map((chunk) => chunk.request)]) {
           request.rows = 0;
           this.end(request, error);
         }
+        this.toAlign = [];
         this.place([]);
       }
       await this.shareThread(performance.now() - from);
@@ -281,7 +303,11 @@ export class DecodeScheduler {
     }
     if (chunk.group.finished) {
       request.rows -= chunk.group.maxWidth;
-      this.finishChunk(request, chunk.index, chunk.group.result());
+      const result = chunk.group.result();
+      const tokens = this.alignmentTokens(request, chunk.index, result);
+      // A beam's rows share the chunk's audio K/V: any row's will do.
+      if (tokens) this.toAlign.push({ request, index: chunk.index, result, tokens, cross: gatherRows(this.crossNames, [sourceOf(0, 0).cross]) });
+      else if (tokens === null) this.finishChunk(request, chunk.index, result);
       return null;
     }
     const sources = advance.parents.map(sourceOf);
@@ -292,6 +318,44 @@ export class DecodeScheduler {
       self: sources.map((source) => source.self),
       cross: sources.map((source) => source.cross),
     };
+  }
+
+  /** The chunk's alignment sequence; null when it has none; undefined when asking failed (its request ended). */
+  private alignmentTokens(request: Request, index: number, result: DecodedSequence): readonly number[] | null | undefined {
+    const alignment = request.spec.chunks[index]!.alignment;
+    if (!alignment) return null;
+    try {
+      return alignment.tokensFor(result);
+    } catch (error) {
+      this.end(request, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs the alignment call of each chunk that finished in this round, one chunk per call
+   * (its past holds no self-attention positions yet: the whole sequence goes in at once).
+   * A failed call fails its chunk's request only.
+   */
+  private async alignFinished(): Promise<void> {
+    const finished = this.toAlign;
+    this.toAlign = [];
+    for (const chunk of finished) {
+      if (chunk.request.ended) continue;
+      const alignment = chunk.request.spec.chunks[chunk.index]!.alignment!;
+      try {
+        const like = chunk.cross.get(this.crossNames[0]!)!;
+        const past = new Map(chunk.cross);
+        for (const name of this.selfNames) past.set(name, emptyPastLike(like, 1));
+        const output = await this.sessions.run({ tokens: BigInt64Array.from(chunk.tokens.map(BigInt)), batch: 1, encoderHidden: null, past, crossAttentionLayers: alignment.layers });
+        this.counters.alignments++;
+        alignment.read(output, chunk.tokens);
+      } catch (error) {
+        this.end(chunk.request, new Error(`Word alignment failed: ${describeError(error)}`));
+        continue;
+      }
+      this.finishChunk(chunk.request, chunk.index, chunk.result);
+    }
   }
 
   private finishChunk(request: Request, index: number, result: DecodedSequence): void {

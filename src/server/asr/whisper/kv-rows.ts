@@ -55,6 +55,11 @@ export function gatherSelfKv(names: readonly string[], sources: readonly RowSour
   return out;
 }
 
+/** [rows × heads × 0 × headDim] tensors of `like`'s type: a self-attention past with no positions yet. */
+export function emptyPastLike(like: ort.Tensor, rows: number): ort.Tensor {
+  return emptyLike(like, [rows, like.dims[1]!, 0, like.dims[3]!]);
+}
+
 /** Whole rows of same-shaped tensors (the cross-attention K/V), in `sources` order. */
 export function gatherRows(names: readonly string[], sources: readonly Omit<RowSource, "length">[]): Map<string, ort.Tensor> {
   const out = new Map<string, ort.Tensor>();

@@ -17,6 +17,8 @@ const configSchema = z.looseObject({
   num_mel_bins: z.number().int().positive(),
   max_source_positions: z.number().int().positive(),
   max_target_positions: z.number().int().positive(),
+  /** Width of the median filter over the alignment matrix (word timestamps); HF's default is 7. */
+  median_filter_width: z.number().int().positive().default(7),
 });
 export type WhisperConfig = z.infer<typeof configSchema>;
 
@@ -31,6 +33,8 @@ const generationSchema = z.looseObject({
   suppress_tokens: z.array(z.number().int()).default([]),
   begin_suppress_tokens: z.array(z.number().int()).default([]),
   max_length: z.number().int().positive().default(448),
+  /** [layer, head] pairs whose cross-attention follows the audio (word timestamps); absent in some exports. */
+  alignment_heads: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).optional(),
 });
 export type WhisperGenerationConfig = z.infer<typeof generationSchema>;
 

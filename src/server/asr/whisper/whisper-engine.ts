@@ -3,7 +3,7 @@ import { z } from "zod";
 import { PermanentJobError } from "../../errors";
 import type { TranscriptionTask } from "../../../shared/transcription-task";
 import { decodePcm } from "../../media/decode-pcm";
-import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment } from "../engine";
+import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
 import { BeamGroup, GreedyGroup, type GroupRules } from "./decode-groups";
@@ -14,7 +14,8 @@ import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
 import { cutTrailingLoop, endsInLoop } from "./repetition";
 import { createWhisperLogitRules } from "./timestamp-rules";
 import { tokensToSegments } from "./tokens-to-segments";
-import { WhisperSessions } from "./whisper-sessions";
+import { alignDecoderOutput, tidyAlignedWords, type AlignedWord } from "./word-alignment";
+import { WhisperSessions, type DecoderStep } from "./whisper-sessions";
 
 export const whisperEngineOptionsSchema = z.object({
   modelDir: z.string().min(1),
@@ -65,6 +66,13 @@ export class WhisperEngine implements Engine {
   /** Concurrent transcribe() calls share this engine's decoder batch. */
   readonly sharedBatching = true;
   private readonly scheduler: DecodeScheduler;
+  /**
+   * How words get their times: aligned from the alignment heads' cross-attention when the
+   * model names its heads (generation_config.json `alignment_heads`) and its decoders return
+   * them; otherwise spread over each segment by length.
+   */
+  readonly wordTimings: Extract<WordTimings, "aligned" | "proportional">;
+  private readonly alignmentHeads: readonly (readonly [number, number])[];
 
   private constructor(
     private readonly files: WhisperModelFiles,
@@ -79,6 +87,8 @@ export class WhisperEngine implements Engine {
     // call (its beams together, as alone), so every variant gives a file the same text.
     const chunksPerCall = options.variant === "quantized" ? 1 : options.batchSize;
     this.scheduler = new DecodeScheduler(sessions, { maxRows: chunksPerCall * options.beamSize, encodeBatch: chunksPerCall });
+    this.alignmentHeads = files.generation.alignment_heads ?? [];
+    this.wordTimings = sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
     this.info = {
       name: "whisper-onnx",
       model: `${path.basename(files.dir)} (${options.variant})`,
@@ -110,7 +120,7 @@ export class WhisperEngine implements Engine {
     const task = input.task ?? "transcribe";
     const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
-    return { language: task === "translate" ? "en" : language, segments };
+    return { language: task === "translate" ? "en" : language, segments, wordTimings: this.wordTimings };
   }
 
   /** Decoding counters of this engine's scheduler (benchmarks read the batch occupancy). */
@@ -206,6 +216,10 @@ export class WhisperEngine implements Engine {
       ...(this.options.stopOnLoops ? { shouldStop: (generated: readonly number[]) => endsInLoop(generated) } : {}),
     };
     const noSpeech = new Array<number>(chunks.length).fill(0);
+    const speechless = (index: number, meanLogProb: number) => noSpeech[index]! > this.options.noSpeechThreshold && meanLogProb < -1;
+    const textOf = (tokens: readonly number[]) => (this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens).filter((token) => token < special.endOfText);
+    const aligned = new Array<AlignedWord[] | undefined>(chunks.length);
+    const alignmentLayers = [...new Set(this.alignmentHeads.map(([layer]) => layer))];
     const totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
     let doneS = 0;
     const decoded = await this.scheduler.decode({
@@ -216,6 +230,20 @@ export class WhisperEngine implements Engine {
         onPromptLogits: (logits) => {
           if (special.noSpeech !== null) noSpeech[index] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
         },
+        ...(this.wordTimings === "aligned"
+          ? {
+              alignment: {
+                layers: alignmentLayers,
+                tokensFor: ({ tokens, meanLogProb }) => {
+                  const text = textOf(tokens);
+                  return text.length && !speechless(index, meanLogProb) ? [...prompt, special.noTimestamps, ...text, special.endOfText] : null;
+                },
+                read: (output, tokens) => {
+                  aligned[index] = this.alignChunk(output, tokens, prompt.length, chunk, request.language);
+                },
+              },
+            }
+          : {}),
       })),
       weight: request.weight,
       signal: request.signal,
@@ -227,10 +255,27 @@ export class WhisperEngine implements Engine {
     const segments: TranscriptSegment[] = [];
     decoded.forEach(({ tokens, meanLogProb }, index) => {
       const chunk = chunks[index]!;
-      if (noSpeech[index]! > this.options.noSpeechThreshold && meanLogProb < -1) return;
-      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb)));
+      if (speechless(index, meanLogProb)) return;
+      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb), aligned[index]));
     });
     return segments;
+  }
+
+  /** Words of one chunk from its alignment call, tidied as openai-whisper does. */
+  private alignChunk(output: DecoderStep, tokens: readonly number[], promptLength: number, chunk: AudioChunk, language: string): AlignedWord[] {
+    const melFrames = Math.floor(Math.round((chunk.endS - chunk.startS) * SAMPLE_RATE) / this.files.features.hopLength);
+    return tidyAlignedWords(
+      alignDecoderOutput(output, {
+        tokens,
+        promptLength,
+        alignmentHeads: this.alignmentHeads,
+        // The chunk's own encoder frames (2 mel frames each); the rest of the 30 s window is padding.
+        audioFrames: Math.floor(melFrames / 2),
+        medianWidth: this.files.config.median_filter_width,
+        tokenizer: this.files.tokenizer,
+        language,
+      }).words,
+    );
   }
 }
 

@@ -26,6 +26,12 @@ export type DecoderCall = {
   attentionMask?: BigInt64Array;
   /** [batch × steps]: each new token's position. Only for decoders that accept it. */
   positionIds?: BigInt64Array;
+  /**
+   * Layers whose cross-attention probabilities to return (word alignment). Decoding steps
+   * leave this out: the outputs are [batch × heads × steps × frames] per layer, and copying
+   * them out of onnxruntime on every step would cost megabytes per call.
+   */
+  crossAttentionLayers?: readonly number[];
 };
 
 export type DecoderStep = {
@@ -34,7 +40,12 @@ export type DecoderStep = {
   steps: number;
   vocab: number;
   cache: KvCache;
+  /** The requested layers' cross-attention, float32 [batch × heads × steps × frames]. */
+  crossAttentions: Map<number, { data: Float32Array; dims: readonly number[] }>;
 };
+
+/** The decoders' cross-attention outputs, named as in HF's exports for word timestamps. */
+export const crossAttentionName = (layer: number) => `cross_attentions.${layer}`;
 
 export const kvName = (prefix: "past_key_values" | "present", layer: number, part: "decoder" | "encoder", kind: "key" | "value") => `${prefix}.${layer}.${part}.${kind}`;
 
@@ -131,6 +142,16 @@ export class WhisperSessions {
   }
 
   /**
+   * Whether every decoder graph returns the cross-attention of `layers` (exports made for
+   * word timestamps do, e.g. transformers.js' `*_timestamped` models; plain optimum exports
+   * do not, and their words are spread over each segment instead).
+   */
+  returnsCrossAttention(layers: readonly number[]): boolean {
+    const sessions = [this.decoder, ...(this.decoderWithPast ? [this.decoderWithPast] : [])];
+    return layers.length > 0 && sessions.every((session) => layers.every((layer) => session.outputNames.includes(crossAttentionName(layer))));
+  }
+
+  /**
    * One decoder call. Without a cache, `tokens` is the whole sequence so far ([batch × steps]);
    * with one, just the newest token per sequence. Returns the logits and the grown cache.
    */
@@ -157,13 +178,16 @@ export class WhisperSessions {
       positionFeeds.attention_mask = new ort.Tensor("int64", mask, [batch, pastLength + steps]);
       positionFeeds.position_ids = new ort.Tensor("int64", positions, [batch, steps]);
     }
+    const wanted = new Set((call.crossAttentionLayers ?? []).map(crossAttentionName));
+    // Fetch only what is used: never the cross-attention maps unless asked for.
+    const fetchesOf = (session: ort.InferenceSession, keep: (name: string) => boolean) => session.outputNames.filter((name) => (name.startsWith("cross_attentions.") ? wanted.has(name) : keep(name)));
     let result: ort.InferenceSession.OnnxValueMapType;
     if (this.decoderWithPast) {
       const session = past ? this.decoderWithPast : this.decoder;
       const feeds: Record<string, ort.Tensor> = past
         ? { input_ids: inputIds, ...this.pastFeeds(past), ...positionFeeds }
         : { input_ids: inputIds, encoder_hidden_states: call.encoderHidden ?? this.placeholderHidden(batch, this.decoder), ...positionFeeds };
-      result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!])));
+      result = await session.run(Object.fromEntries(session.inputNames.map((name) => [name, feeds[name]!])), fetchesOf(session, () => true));
     } else {
       const feeds: Record<string, ort.Tensor> = {
         input_ids: inputIds,
@@ -177,7 +201,7 @@ export class WhisperSessions {
       // The merged graph declares only the inputs it uses; feed exactly those.
       // With a cache, the graph only passes the cross-attention K/V through; not fetching
       // them saves copying megabytes per step out of onnxruntime.
-      const fetches = past ? this.decoder.outputNames.filter((name) => !name.includes(".encoder.")) : this.decoder.outputNames;
+      const fetches = fetchesOf(this.decoder, (name) => !past || !name.includes(".encoder."));
       result = await this.decoder.run(Object.fromEntries(this.decoder.inputNames.map((name) => [name, feeds[name]!])), fetches);
     }
     const logits = result.logits!;
@@ -191,7 +215,13 @@ export class WhisperSessions {
       }
     }
     const values = logits.type === "float16" ? fromFloat16(logits.data as Uint16Array) : (logits.data as Float32Array);
-    return { logits: values, steps, vocab: logits.dims[2]!, cache: next };
+    const crossAttentions = new Map<number, { data: Float32Array; dims: readonly number[] }>();
+    for (const layer of call.crossAttentionLayers ?? []) {
+      const tensor = result[crossAttentionName(layer)];
+      if (!tensor) throw new Error(`The decoder returned no ${crossAttentionName(layer)} (needed for word timestamps)`);
+      crossAttentions.set(layer, { data: tensor.type === "float16" ? fromFloat16(tensor.data as Uint16Array) : (tensor.data as Float32Array), dims: tensor.dims });
+    }
+    return { logits: values, steps, vocab: logits.dims[2]!, cache: next, crossAttentions };
   }
 
   /** A [batch × 1 × d_model] zero tensor of the session's type, for an input a call does not read. */
