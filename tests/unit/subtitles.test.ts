@@ -42,20 +42,25 @@ describe("buildCues", () => {
     for (const cue of cues) assert.ok(cue.endS - cue.startS <= 7);
   });
 
-  it("balances the two lines of a cue", () => {
+  it("balances the two lines of a cue, breaking before a preposition rather than after it", () => {
     const cues = buildCues([segment("the quick brown fox jumps over the lazy dog and runs far away", 0)]);
     assert.equal(cues.length, 1);
     const [top, bottom] = (cues[0] as Cue).lines;
     assert.ok(top && bottom);
-    assert.ok(Math.abs(top.length - bottom.length) <= 8, `unbalanced: "${top}" / "${bottom}"`);
+    // "jumps over" / "the lazy dog" would be 30/30 but leave "over" dangling (Netflix's line rule).
+    assert.deepEqual([top, bottom], ["the quick brown fox jumps", "over the lazy dog and runs far away"]);
   });
 
-  it("extends short cues to the minimum duration without overlapping the next", () => {
+  it("extends short cues to the minimum duration, merging segments a short pause apart", () => {
+    // "hi" and "there" are 0.3 s apart: one cue (segments are not sentences); "friend" follows 3 s of silence.
     const cues = buildCues([segment("hi", 1, 0.2), segment("there", 1.5, 0.2), segment("friend", 5, 0.2)]);
-    assert.equal(cues.length, 3);
-    assert.equal(cues[0]?.endS, 1.5); // stopped by the next cue
-    assert.equal(cues[1]?.endS, 2.5); // 1 s minimum
-    assert.equal(cues[2]?.endS, 6);
+    assert.deepEqual(cues.map((cue) => [cue.lines.join(" "), cue.startS, cue.endS]), [["hi there", 1, 2], ["friend", 5, 6]]);
+  });
+
+  it("stops the minimum-duration extension 2 frames (83 ms) before the next cue", () => {
+    // One-line cues of 5 characters cannot merge "hello" and "there".
+    const cues = buildCues([segment("hello", 1, 0.2), segment("there", 1.5, 0.2)], { maxLineChars: 5, maxLines: 1 });
+    assert.deepEqual(cues.map((cue) => [cue.startS, cue.endS]), [[1, 1.417], [1.5, 2.5]]);
   });
 
   it("gives an over-long single word its own line", () => {

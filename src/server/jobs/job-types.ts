@@ -60,6 +60,20 @@ export function isBatchType(type: string): type is BatchJobType {
 }
 
 
+/** Bounds of a job's subtitle layout: no player shows longer lines or more lines than this. */
+export const SUBTITLE_LAYOUT_LIMITS = { maxLineChars: 200, maxLines: 10 } as const;
+
+/**
+ * A job's subtitle layout for its srt and vtt outputs (the vendor's
+ * `output_config.srt_overrides`): characters per line and lines per cue. Unset fields keep
+ * the defaults (42, 2).
+ */
+export const subtitleLayoutSchema = z.object({
+  maxLineChars: z.number().int().min(1).max(SUBTITLE_LAYOUT_LIMITS.maxLineChars).optional(),
+  maxLines: z.number().int().min(1).max(SUBTITLE_LAYOUT_LIMITS.maxLines).optional(),
+});
+export type SubtitleLayout = z.infer<typeof subtitleLayoutSchema>;
+
 /** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
 export const transcriptionParamsSchema = z.object({
   mediaFileId: z.string().min(1),
@@ -70,6 +84,8 @@ export const transcriptionParamsSchema = z.object({
   operatingPoint: z.enum(["standard", "enhanced"]).optional(),
   /** translate: English text from speech in any language (Whisper only). */
   task: transcriptionTaskSchema.default("transcribe"),
+  /** Layout of the srt and vtt renderings; absent: the defaults. */
+  subtitles: subtitleLayoutSchema.optional(),
 });
 export type TranscriptionParams = z.infer<typeof transcriptionParamsSchema>;
 

@@ -14,7 +14,7 @@ import { parseSrt, renderSrt } from "../subtitles/srt";
 import type { Cue } from "../subtitles/cues";
 import type { MediaFile } from "../db/models";
 import { convertOptionsSchema, type ConvertOptions } from "../media/convert-media";
-import { BATCH_CHILD_TYPE, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type TranscriptionParams } from "../jobs/job-types";
+import { BATCH_CHILD_TYPE, isBatchType, type BatchJobType, type BatchResult, type SingleJobType, type ConvertParams, type FixSrtParams, type SubtitleLayout, type TranscriptionParams, subtitleLayoutSchema } from "../jobs/job-types";
 import type { Logger } from "../logger";
 import type { TranscriptDocument } from "../transcripts/render-transcript";
 import type { MediaService, StagedMedia } from "./media-service";
@@ -40,6 +40,8 @@ export type CreateTranscriptionInput = {
   diarization?: TranscriptionParams["diarization"];
   operatingPoint?: TranscriptionParams["operatingPoint"];
   task?: TranscriptionParams["task"];
+  /** Layout of the job's srt and vtt outputs; absent: the defaults. */
+  subtitles?: SubtitleLayout;
   /** Called when the job finishes (notification_config, callback_url); written in the job's transaction. */
   webhooks?: readonly NewWebhook[];
 };
@@ -52,6 +54,8 @@ export type CreateBatchInput = {
   origin: string;
   userId?: string | null;
   task?: TranscriptionParams["task"];
+  /** batch_transcribe, batch_generate_srt: the subtitle layout every child's srt and vtt use. */
+  subtitles?: SubtitleLayout;
   /** batch_fix_srt: the model and extra system message every child uses. */
   fixSrt?: { model?: string; systemMessage?: string };
   /** batch_convert: the options every child uses. */
@@ -147,6 +151,7 @@ export class JobService {
       diarization: input.diarization ?? "none",
       task: input.task ?? "transcribe",
       ...(input.operatingPoint ? { operatingPoint: input.operatingPoint } : {}),
+      ...subtitlesParam(input.subtitles),
     };
     const job: NewJob = {
       id: createJobId(),
@@ -266,7 +271,7 @@ export class JobService {
         ? { mediaFileId, model, ...(input.fixSrt?.systemMessage ? { systemMessage: input.fixSrt.systemMessage } : {}) }
         : childType === "convert"
           ? { mediaFileId, options: convertOptions }
-          : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe" };
+          : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe", ...subtitlesParam(input.subtitles) };
 
     const parentId = createJobId();
     const { parent } = await this.deps.store.createBatch(
@@ -419,6 +424,7 @@ export class JobService {
       editedAt: transcript.editedAt,
       document: {
         ...(transcript.editedSrt !== null ? { editedCues: parseSrt(transcript.editedSrt) } : {}),
+        ...cueRulesOf(job.params),
         jobId: id,
         language: transcript.language,
         engine: transcript.engine,
@@ -498,4 +504,16 @@ function validateEditedCues(parsed: Cue[]): Cue[] {
     if (lines.length === 0) throw new AppError("BAD_REQUEST", `${name} has no text`);
     return { index: number, startS: cue.startS, endS: cue.endS, lines };
   });
+}
+
+/** The `subtitles` param when it sets anything: jobs without a layout keep the params they always had. */
+function subtitlesParam(layout: SubtitleLayout | undefined): Pick<TranscriptionParams, "subtitles"> {
+  const set = Object.entries(layout ?? {}).filter(([, value]) => value !== undefined);
+  return set.length > 0 ? { subtitles: Object.fromEntries(set) as SubtitleLayout } : {};
+}
+
+/** The subtitle layout a transcription job was created with, as the document's cue rules. */
+function cueRulesOf(params: unknown): Pick<TranscriptDocument, "cueRules"> {
+  const layout = subtitleLayoutSchema.safeParse((params as { subtitles?: unknown } | null)?.subtitles);
+  return layout.success && layout.data ? { cueRules: layout.data } : {};
 }

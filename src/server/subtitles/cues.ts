@@ -1,5 +1,9 @@
 import { AppError } from "../errors";
 import type { TranscriptSegment, TranscriptWord } from "../asr/engine";
+import { groupWords, latestEndS, type LayoutRules } from "./cue-groups";
+import { wrapBalanced } from "./line-wrap";
+
+export { wrapBalanced } from "./line-wrap";
 
 /** One subtitle. Times in seconds; `index` is 1-based. */
 export type Cue = {
@@ -11,7 +15,10 @@ export type Cue = {
   timingLine?: string;
 };
 
-/** Layout limits for subtitles. */
+/**
+ * Layout rules for subtitles, after Netflix's timed-text style guide (English): lines,
+ * characters per line, cue duration, reading speed and the gap between cues.
+ */
 export type CueRules = {
   /** Characters per line (a single longer word still gets a line of its own). Default 42. */
   maxLineChars?: number;
@@ -19,36 +26,56 @@ export type CueRules = {
   maxLines?: number;
   /** Longest cue in s (a single longer word is kept whole). Default 7. */
   maxCueS?: number;
-  /** Shortest display time in s, reached by extending the end up to the next cue. Default 1. */
+  /**
+   * Shortest display time in s, reached by extending the end into the gap before the next
+   * cue. Default 1 (Netflix allows 5/6 s; a full second is kinder to slow readers).
+   */
   minCueS?: number;
+  /** Reading speed limit in characters (spaces included) per s, met by extending the end where the gap allows. Default 20. */
+  maxCharsPerS?: number;
+  /** Smallest gap between cues in s. Default 2 frames at 24 fps (83 ms on the ms grid). */
+  minGapS?: number;
 };
 
-const DEFAULT_RULES: Required<CueRules> = { maxLineChars: 42, maxLines: 2, maxCueS: 7, minCueS: 1 };
-
-/** Cost of one more cue; dwarfs the balance terms so the fewest cues always win. */
-const CUE_COST = 1e6;
+const DEFAULT_RULES: Required<CueRules> = { maxLineChars: 42, maxLines: 2, maxCueS: 7, minCueS: 1, maxCharsPerS: 20, minGapS: 2 / 24 };
 
 /**
- * Turns transcript segments into subtitle cues. Each segment is split at word boundaries
- * (using word timings) into the fewest cues that respect the rules, with text spread evenly
- * over them and a preference for breaking at pauses and punctuation; each cue's lines are
- * balanced. Cue times are rounded to ms so they survive SRT/VTT round trips unchanged.
+ * A gap shorter than this (s) between two cues is closed to `minGapS` by moving the earlier
+ * cue's end ("chaining", Netflix: gaps under half a second): a blink of empty screen between
+ * subtitles is more distracting than a subtitle held a little longer.
+ */
+export const CHAIN_GAP_S = 0.5;
+
+/**
+ * Turns transcript segments into subtitle cues. The words of all segments (word timings, or
+ * segmentWords' spread for a segment without them) are grouped into cues that break at
+ * sentence ends, then clause ends, then pauses (never across a pause over
+ * MAX_PAUSE_IN_CUE_S; see cue-groups), wrapped into balanced lines (line-wrap), then timed:
+ * each cue starts with its first word and ends with its last, extended for `minCueS` and
+ * `maxCharsPerS` as far as `maxCueS` and the gap allow, and chained to the next cue when the
+ * gap left is under CHAIN_GAP_S. Times are whole ms so they survive SRT/VTT round trips.
  */
 export function buildCues(segments: readonly TranscriptSegment[], rules: CueRules = {}): Cue[] {
-  const settings = { ...DEFAULT_RULES, ...rules };
+  const settings: LayoutRules = { ...DEFAULT_RULES, ...definedRules(rules) };
+  const groups = groupWords(orderedWords(segments), settings);
+  const texts = groups.map((group) => group.map((word) => word.text));
+  const timings = timeCues(groups, texts.map((words) => words.join(" ").length), settings);
+  return groups.map((_, k) => ({
+    index: k + 1,
+    ...(timings[k] as { startS: number; endS: number }),
+    lines: wrapBalanced(texts[k] as string[], settings.maxLineChars, settings.maxLines) ?? [(texts[k] as string[]).join(" ")],
+  }));
+}
+
+/** Rules without keys set to undefined, so they do not hide the defaults. */
+function definedRules(rules: CueRules): CueRules {
+  return Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined)) as CueRules;
+}
+
+/** Every segment's words in time order (a stable sort: engines may overlap segments slightly). */
+function orderedWords(segments: readonly TranscriptSegment[]): TranscriptWord[] {
   const ordered = [...segments].sort((a, b) => a.startS - b.startS);
-  const cues: Cue[] = [];
-  for (const segment of ordered) {
-    for (const group of splitSegment(segmentWords(segment), settings)) {
-      const first = group[0];
-      const last = group[group.length - 1];
-      if (!first || !last) continue;
-      const lines = wrapBalanced(group.map((word) => word.text), settings.maxLineChars, settings.maxLines) ?? [group.map((word) => word.text).join(" ")];
-      cues.push({ index: cues.length + 1, startS: roundMs(first.startS), endS: roundMs(Math.max(first.startS, last.endS)), lines });
-    }
-  }
-  applyMinimumDuration(cues, settings.minCueS);
-  return cues;
+  return ordered.flatMap((segment) => segmentWords(segment)).sort((a, b) => a.startS - b.startS);
 }
 
 /**
@@ -70,115 +97,42 @@ export function segmentWords(segment: TranscriptSegment): TranscriptWord[] {
   });
 }
 
-/** Splits one segment's words into cue-sized groups by dynamic programming. */
-function splitSegment(words: readonly TranscriptWord[], rules: Required<CueRules>): TranscriptWord[][] {
-  const n = words.length;
-  if (n === 0) return [];
-  const capacity = rules.maxLines * rules.maxLineChars;
-  // best[j]: cheapest split of words[0..j); from[j]: where its last cue starts.
-  const best = new Array<number>(n + 1).fill(Number.POSITIVE_INFINITY);
-  const from = new Array<number>(n + 1).fill(0);
-  best[0] = 0;
-  for (let i = 0; i < n; i++) {
-    const base = best[i] ?? Number.POSITIVE_INFINITY;
-    if (!Number.isFinite(base)) continue;
-    const start = words[i] as TranscriptWord;
-    let chars = -1;
-    for (let j = i; j < n; j++) {
-      const word = words[j] as TranscriptWord;
-      chars += word.text.length + 1;
-      const single = j === i;
-      const tooLong = word.endS - start.startS > rules.maxCueS;
-      const fits = wrapBalanced(words.slice(i, j + 1).map((w) => w.text), rules.maxLineChars, rules.maxLines) !== null;
-      // Both limits only grow with j, so the first violation ends the scan.
-      if (!single && (tooLong || !fits)) break;
-      const slack = Math.max(0, capacity - chars);
-      const next = words[j + 1];
-      const pauseS = next ? Math.max(0, next.startS - word.endS) : 0;
-      const punctuation = /[.!?]$/.test(word.text) ? 2 : /[,;:]$/.test(word.text) ? 1 : 0;
-      const cost = base + CUE_COST + slack * slack - Math.min(pauseS, 2) * 200 - punctuation * 150;
-      if (cost < (best[j + 1] ?? Number.POSITIVE_INFINITY)) {
-        best[j + 1] = cost;
-        from[j + 1] = i;
-      }
-    }
-  }
-  const groups: TranscriptWord[][] = [];
-  for (let end = n; end > 0; ) {
-    const start = from[end] ?? 0;
-    groups.unshift(words.slice(start, end));
-    end = start;
-  }
-  return groups;
-}
-
 /**
- * Wraps words into at most `maxLines` lines of at most `maxLineChars`, using the fewest
- * lines and then the most even lengths. Returns null when they do not fit; a single word
- * longer than a line is allowed on a line of its own.
+ * Display times of grouped cues, in whole ms. Each cue's end is pulled before the next cue's
+ * start by at least the minimum gap; a cue whose next one starts too soon even for that
+ * (overlapping words from the engine) keeps a short display and pushes the next one later,
+ * so cues never overlap whatever the input.
  */
-export function wrapBalanced(words: readonly string[], maxLineChars: number, maxLines: number): string[] | null {
-  const n = words.length;
-  if (n === 0) return [];
-  const lengthOf = (from: number, to: number): number => {
-    let total = -1;
-    for (let k = from; k < to; k++) total += (words[k] as string).length + 1;
-    return total;
-  };
-  const fits = (from: number, to: number): boolean => to - from === 1 || lengthOf(from, to) <= maxLineChars;
-
-  // Fewest lines, greedily.
-  let lineCount = 0;
-  for (let i = 0; i < n; ) {
-    let j = i + 1;
-    while (j < n && fits(i, j + 1)) j++;
-    i = j;
-    lineCount++;
-  }
-  if (lineCount > maxLines) return null;
-
-  // Among splits into `lineCount` lines: smallest longest line, then smallest sum of squares.
-  type Plan = { longest: number; squares: number; breaks: number[] };
-  const memo = new Map<string, Plan | null>();
-  const plan = (from: number, lines: number): Plan | null => {
-    const key = `${from}:${lines}`;
-    if (memo.has(key)) return memo.get(key) ?? null;
-    let result: Plan | null = null;
-    if (lines === 1) {
-      result = fits(from, n) ? { longest: lengthOf(from, n), squares: lengthOf(from, n) ** 2, breaks: [] } : null;
-    } else {
-      for (let to = from + 1; to <= n - (lines - 1); to++) {
-        if (!fits(from, to)) break;
-        const rest = plan(to, lines - 1);
-        if (!rest) continue;
-        const length = lengthOf(from, to);
-        const candidate = { longest: Math.max(length, rest.longest), squares: length ** 2 + rest.squares, breaks: [to, ...rest.breaks] };
-        if (!result || candidate.longest < result.longest || (candidate.longest === result.longest && candidate.squares < result.squares)) {
-          result = candidate;
-        }
-      }
+function timeCues(groups: readonly TranscriptWord[][], chars: readonly number[], rules: LayoutRules): { startS: number; endS: number }[] {
+  const starts = groups.map((group) => roundMs((group[0] as TranscriptWord).startS));
+  const timings: { startS: number; endS: number }[] = [];
+  for (let k = 0; k < groups.length; k++) {
+    const group = groups[k] as TranscriptWord[];
+    const startS = starts[k] as number;
+    const speechEndS = roundMs(Math.max(startS, (group[group.length - 1] as TranscriptWord).endS));
+    const nextStartS = starts[k + 1] ?? Number.POSITIVE_INFINITY;
+    let endS = cueEndS(startS, speechEndS, chars[k] as number, nextStartS, rules);
+    if (endS - startS < DEGENERATE_CUE_S) {
+      endS = roundMs(startS + DEGENERATE_CUE_S);
+      starts[k + 1] = roundMs(Math.max(nextStartS, endS + rules.minGapS));
     }
-    memo.set(key, result);
-    return result;
-  };
-  const chosen = plan(0, lineCount);
-  if (!chosen) return null;
-  const lines: string[] = [];
-  let start = 0;
-  for (const end of [...chosen.breaks, n]) {
-    lines.push(words.slice(start, end).join(" "));
-    start = end;
+    timings.push({ startS, endS });
   }
-  return lines;
+  return timings;
 }
 
-/** Stretches short cues to `minCueS`, never into the next cue. Mutates `cues`. */
-function applyMinimumDuration(cues: Cue[], minCueS: number): void {
-  for (let i = 0; i < cues.length; i++) {
-    const cue = cues[i] as Cue;
-    const nextStart = cues[i + 1]?.startS ?? Number.POSITIVE_INFINITY;
-    if (cue.endS - cue.startS < minCueS) cue.endS = roundMs(Math.max(cue.endS, Math.min(cue.startS + minCueS, nextStart)));
-  }
+/** Display of a cue the next one leaves no room for (s): enough to register, delaying the next cue little. */
+const DEGENERATE_CUE_S = 0.1;
+
+/** When a cue starting at `startS` ends (ms grid), given its speech end, length and the next cue's start. */
+function cueEndS(startS: number, speechEndS: number, chars: number, nextStartS: number, rules: LayoutRules): number {
+  const latestS = latestEndS(startS, speechEndS, nextStartS, rules);
+  const wantedS = Math.max(speechEndS, startS + rules.minCueS, startS + chars / rules.maxCharsPerS);
+  let endS = Math.min(wantedS, latestS);
+  const chainedS = nextStartS - rules.minGapS;
+  // Chaining may also pull the end back a little, when speech runs up to the next cue.
+  if (nextStartS - endS < CHAIN_GAP_S && chainedS <= latestS) endS = chainedS;
+  return roundMs(endS);
 }
 
 /** Rounds seconds to whole milliseconds (half away from zero on the ms grid). */

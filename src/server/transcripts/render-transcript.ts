@@ -29,6 +29,8 @@ export type TranscriptDocument = {
    * recogniser's word-timed output, since an edit carries no word timings or confidences.
    */
   editedCues?: Cue[];
+  /** The job's subtitle layout (its `subtitles` param) for the srt and vtt renderings. */
+  cueRules?: CueRules;
 };
 
 /** Extra facts for the json-v2 (Speechmatics) rendering and the subtitle layout. */
@@ -41,7 +43,7 @@ export type RenderMeta = {
   transcriptionConfig?: Record<string, unknown>;
   /** When the transcript was produced (json-v2 `metadata.created_at`); default `createdAt`. */
   transcriptCreatedAt?: Date;
-  /** Subtitle layout for srt/vtt. */
+  /** Subtitle layout for srt/vtt; overrides the document's, field by field. */
   cueRules?: CueRules;
 };
 
@@ -53,9 +55,9 @@ export function renderTranscript(doc: TranscriptDocument, format: TranscriptForm
     case "txt":
       return { body: renderLines(transcriptLines(doc)), contentType: "text/plain; charset=utf-8" };
     case "srt":
-      return { body: renderSrt(doc.editedCues ?? buildCues(doc.segments, meta.cueRules)), contentType: "application/x-subrip; charset=utf-8" };
+      return { body: renderSrt(doc.editedCues ?? buildCues(doc.segments, { ...doc.cueRules, ...meta.cueRules })), contentType: "application/x-subrip; charset=utf-8" };
     case "vtt":
-      return { body: renderVtt(doc.editedCues ?? buildCues(doc.segments, meta.cueRules)), contentType: "text/vtt; charset=utf-8" };
+      return { body: renderVtt(doc.editedCues ?? buildCues(doc.segments, { ...doc.cueRules, ...meta.cueRules })), contentType: "text/vtt; charset=utf-8" };
     case "json":
       return { body: JSON.stringify(toJson(doc), null, 2), contentType: "application/json; charset=utf-8" };
     case "json-v2":

@@ -6,7 +6,7 @@ import { sendJson, sendText, v2ErrorShape } from "../../http/respond";
 import type { Router } from "../../http/router";
 import { noteJobId } from "../../observability/request-notes";
 import { guardedRoute } from "./guard";
-import { transcriptionTaskSchema } from "../../jobs/job-types";
+import { SUBTITLE_LAYOUT_LIMITS, transcriptionTaskSchema, type SubtitleLayout } from "../../jobs/job-types";
 import type { JobStatus } from "../../jobs/job-status";
 import { renderTranscript, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../transcripts/render-transcript";
 import { parseConfigField, receiveMediaUpload } from "./upload-media";
@@ -22,6 +22,33 @@ const processingDataSchema = z.object({
   user_id: z.string().max(256).optional(),
 });
 
+/** An integer from 1 to `max`, with a message naming the config field. */
+function layoutLimit(field: string, max: number): z.ZodOptional<z.ZodNumber> {
+  const error = `config.output_config.srt_overrides.${field} must be an integer from 1 to ${max}`;
+  return z.number({ error }).int({ error }).min(1, { error }).max(max, { error }).optional();
+}
+
+/**
+ * The vendor's output_config: `srt_overrides` sets characters per line and lines per cue of
+ * the subtitles (we apply it to vtt as well: both come from the same cues).
+ */
+const outputConfigSchema = z.looseObject({
+  srt_overrides: z
+    .looseObject({
+      max_line_length: layoutLimit("max_line_length", SUBTITLE_LAYOUT_LIMITS.maxLineChars),
+      max_lines: layoutLimit("max_lines", SUBTITLE_LAYOUT_LIMITS.maxLines),
+    })
+    .nullish(),
+});
+
+function subtitleLayoutOf(output: z.infer<typeof outputConfigSchema> | null | undefined): SubtitleLayout {
+  const overrides = output?.srt_overrides;
+  return {
+    ...(overrides?.max_line_length !== undefined ? { maxLineChars: overrides.max_line_length } : {}),
+    ...(overrides?.max_lines !== undefined ? { maxLines: overrides.max_lines } : {}),
+  };
+}
+
 /** The job config form field; unknown keys are kept and echoed back, as the vendor API does. */
 const jobConfigSchema = z.looseObject({
   type: z.literal("transcription", { error: 'config.type must be "transcription"' }).default("transcription"),
@@ -36,6 +63,7 @@ const jobConfigSchema = z.looseObject({
   notification_config: notificationConfigSchema.nullish(),
   /** Media by URL instead of a data_file (the vendor's shape; its SDK's transcribe({ url })). */
   fetch_data: fetchDataSchema.nullish(),
+  output_config: outputConfigSchema.nullish(),
 });
 
 const listQuerySchema = z.object({
@@ -102,6 +130,7 @@ export function registerV2Routes(router: Router, app: App): void {
         ...(tc.diarization ? { diarization: tc.diarization } : {}),
         ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
         ...(tc.task ? { task: tc.task } : {}),
+        subtitles: subtitleLayoutOf(config.data.output_config),
       });
       // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.
       noteJobId(res, job.id);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
-import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
+import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, subtitleLayoutSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
 import { convertOptionsSchema } from "../../../media/convert-media";
 import { jobChangeFilterSchema, streamJobChanges } from "../../../services/job-change-stream";
 import { MAX_EDITED_SRT_BYTES } from "../../../services/job-service";
@@ -26,6 +26,8 @@ export const jobsRouter = router({
         parallelEngines: z.number().int().min(1).default(1),
         /** false: start now or fail with SERVICE_UNAVAILABLE, as the worker API does. */
         queue: z.boolean().default(true),
+        /** Characters per line and lines per cue of the srt and vtt outputs (default 42, 2). */
+        subtitles: subtitleLayoutSchema.optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
@@ -34,6 +36,7 @@ export const jobsRouter = router({
         media: input.mediaFileId,
         language: input.language,
         task: input.task,
+        ...(input.subtitles ? { subtitles: input.subtitles } : {}),
         enginesRequested: input.parallelEngines,
         origin: "trpc",
         admission: input.queue ? "queue" : "immediate",
@@ -58,6 +61,8 @@ export const jobsRouter = router({
         convert: convertOptionsSchema.optional(),
         /** POSTed `{ batchId, status, counts, finishedAt }` once the whole batch has finished. */
         webhook: batchWebhookSchema.optional(),
+        /** batch_transcribe, batch_generate_srt: characters per line and lines per cue of every file's srt and vtt. */
+        subtitles: subtitleLayoutSchema.optional(),
       }).refine((input) => input.mediaFileIds.length + input.mediaUrls.length >= 1, "Give mediaFileIds or mediaUrls"),
     )
     .mutation(async ({ ctx, input }) => {
@@ -67,6 +72,7 @@ export const jobsRouter = router({
         return await ctx.jobs.createBatch({
           ...(input.convert ? { convert: input.convert } : {}),
           ...(input.webhook ? { webhooks: [batchWebhook(input.webhook)] } : {}),
+          ...(input.subtitles ? { subtitles: input.subtitles } : {}),
           type: input.type,
           mediaFileIds: [...input.mediaFileIds, ...fetched],
           fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },
