@@ -1,4 +1,5 @@
 import { transcribeMedia } from "../server/asr/transcribe-media";
+import { jobSeed } from "../server/asr/whisper/fallback";
 import { describeError, isPermanent } from "../server/errors";
 import type { TaskRuntime } from "./task-runtime";
 import { TASK_CONTRACT_VERSION, type TaskResult, type TranscribeTask } from "./task-contract";
@@ -14,6 +15,8 @@ export async function runTranscribeTask(task: TranscribeTask, runtime: TaskRunti
       task: task.task,
       engines: runtime.engines,
       signal: runtime.signal,
+      seed: jobSeed(task.jobId),
+      ...(task.prompt !== undefined ? { prompt: task.prompt } : {}),
       ...(task.media ? { media: task.media } : {}),
       ...(runtime.onProgress ? { onProgress: runtime.onProgress } : {}),
     });
@@ -27,6 +30,7 @@ export async function runTranscribeTask(task: TranscribeTask, runtime: TaskRunti
       engine: { name: output.engine.name, model: output.engine.model, provider: output.engine.provider },
       language: output.transcription.language,
       segments: output.transcription.segments,
+      ...(output.transcription.wordTimings ? { wordTimings: output.transcription.wordTimings } : {}),
       elapsedS: (performance.now() - started) / 1000,
     };
   } catch (error) {

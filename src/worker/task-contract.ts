@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transcriptSegmentSchema, wordTimingsSchema } from "../server/asr/transcript-schema";
 import { convertOptionsSchema } from "../server/media/convert-options";
 import { transcriptionTaskSchema } from "../shared/transcription-task";
 
@@ -45,6 +46,8 @@ export const transcribeTaskSchema = z.object({
   task: transcriptionTaskSchema.default("transcribe"),
   /** Engine slots the job asked for (parallel_engines). */
   engines: z.number().int().positive(),
+  /** Added within version 1: text the decoder is conditioned on (Whisper; others ignore it). */
+  prompt: z.string().max(2000).optional(),
   /**
    * What the control plane's probe found at upload. Blob keys are content hashes, so
    * these facts hold for these exact bytes and the worker need not probe again.
@@ -66,8 +69,6 @@ export type ConvertTask = z.infer<typeof convertTaskSchema>;
 export const workerTaskSchema = z.discriminatedUnion("kind", [transcribeTaskSchema, convertTaskSchema]);
 export type WorkerTask = z.infer<typeof workerTaskSchema>;
 
-const wordSchema = z.object({ text: z.string(), startS: z.number(), endS: z.number(), confidence: z.number() });
-const segmentSchema = z.object({ startS: z.number(), endS: z.number(), text: z.string(), words: z.array(wordSchema) });
 
 const transcribeSuccessSchema = z.object({
   version: z.literal(TASK_CONTRACT_VERSION),
@@ -80,7 +81,9 @@ const transcribeSuccessSchema = z.object({
   engine: z.object({ name: z.string(), model: z.string(), provider: z.string() }),
   language: z.string(),
   /** Empty when `segmentsBlobKey` is set. */
-  segments: z.array(segmentSchema),
+  segments: z.array(transcriptSegmentSchema),
+  /** Where the words' times come from (absent from workers older than this field). */
+  wordTimings: wordTimingsSchema.optional(),
   /**
    * A queue message holds at most 256 KiB, so a remote worker puts a long transcript's
    * segments (JSON) in the blob store and sends this key instead.

@@ -7,6 +7,7 @@ import OpenAI, { AuthenticationError, BadRequestError, NotFoundError, toFile, Un
 import type { TranslationVerbose } from "openai/resources/audio/translations";
 import type { JobChangedEvent } from "../../src/server/jobs/job-events";
 import { parseSrt } from "../../src/server/subtitles/srt";
+import { renderTranscript } from "../../src/server/transcripts/render-transcript";
 import { librivoxClips, makeTempDir, writeFixture, type TempDir } from "../helpers/fixtures";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 import { TEST_PROVIDERS } from "../helpers/test-database";
@@ -267,6 +268,34 @@ describe("OpenAI-compatible API: translations (tiny Whisper model)", () => {
     for (const segment of verbose.segments ?? []) assert.ok(segment.start >= 0 && segment.end <= verbose.duration + 1e-3);
     const job = (await t.app.jobs.list({ limit: 1 })).jobs[0]!;
     assert.equal((job.params as { task: string }).task, "translate");
+  });
+
+  it("carries Whisper's per-window decoding figures, word probabilities and where word times come from", async () => {
+    const verbose = await client.audio.transcriptions.create({
+      file: await toFile(fs.createReadStream(clip.path), "speech.wav"),
+      model: "whisper-tiny",
+      response_format: "verbose_json",
+      timestamp_granularities: ["word", "segment"],
+    });
+    const segments = verbose.segments ?? [];
+    assert.ok(segments.length > 0);
+    for (const segment of segments) {
+      assert.ok(segment.no_speech_prob >= 0 && segment.no_speech_prob < 1, JSON.stringify(segment));
+      assert.ok([0, 0.2, 0.4, 0.6, 0.8, 1].includes(segment.temperature), JSON.stringify(segment));
+      assert.ok(segment.avg_logprob < 0);
+    }
+    const words = (verbose.words ?? []) as unknown as { word: string; start: number; end: number; probability: number }[];
+    assert.ok(words.length > 0 && words.every((word) => word.probability >= 0 && word.probability <= 1), JSON.stringify(words));
+    const job = (await t.app.jobs.list({ limit: 1 })).jobs[0]!;
+    const { document } = await t.app.jobs.transcript(job.id);
+    const json = JSON.parse(renderTranscript(document, "json").body) as { word_timings: string; segments: { avg_logprob: number; compression_ratio: number; no_speech_prob: number; temperature: number }[] };
+    assert.equal(json.word_timings, "aligned");
+    // The decoder's own figures were stored (json has them only then) and verbose_json shows the same.
+    assert.ok(json.segments.every((segment) => typeof segment.avg_logprob === "number" && typeof segment.temperature === "number"));
+    assert.deepEqual(
+      json.segments.map((segment) => [segment.avg_logprob, segment.compression_ratio, segment.no_speech_prob, segment.temperature]),
+      segments.map((segment) => [segment.avg_logprob, segment.compression_ratio, segment.no_speech_prob, segment.temperature]),
+    );
   });
 });
 

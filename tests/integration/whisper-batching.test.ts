@@ -32,7 +32,7 @@ async function splitModelDir(source: string, into: string): Promise<string> {
   return dir;
 }
 
-/** Same text and times; confidences (means of log-probabilities) equal to float rounding. */
+/** Same text and segment times; word times within a frame; confidences equal to float rounding. */
 function assertSameTranscription(actual: EngineTranscription, expected: EngineTranscription, label: string): void {
   assert.equal(actual.language, expected.language, label);
   assert.deepEqual(
@@ -45,6 +45,8 @@ function assertSameTranscription(actual: EngineTranscription, expected: EngineTr
       const other = expected.segments[i]!.words[j]!;
       assert.equal(word.text, other.text, label);
       assert.ok(Math.abs(word.confidence - other.confidence) < 1e-3, `${label}: confidence ${word.confidence} vs ${other.confidence}`);
+      // Aligned word times: one 20 ms frame at most (fp16's K/V may round differently in a batched prefill).
+      assert.ok(Math.abs(word.startS - other.startS) <= 0.02 + 1e-9 && Math.abs(word.endS - other.endS) <= 0.02 + 1e-9, `${label}: "${word.text}" at ${word.startS}–${word.endS} vs ${other.startS}–${other.endS}`);
     });
   });
 }
@@ -57,7 +59,9 @@ describe("Whisper continuous batching (tiny random-weight model, real speech)", 
   let dense: Input;
   const engines: WhisperEngine[] = [];
   const engine = async (options: Partial<WhisperEngineOptions> & { modelDir: string }) => {
-    const created = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, maxNewTokens: TOKENS, intraOpThreads: 2, ...options });
+    // Decoded once at temperature 0 unless a test asks for the fallback: these tests are about
+    // batching, and the random model fails the fallback's checks on nearly every chunk.
+    const created = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, maxNewTokens: TOKENS, intraOpThreads: 2, temperatures: [0], ...options });
     engines.push(created);
     return created;
   };
@@ -121,6 +125,18 @@ describe("Whisper continuous batching (tiny random-weight model, real speech)", 
       });
     }
   }
+
+  it("with the temperature fallback, files in flight together get exactly what each gets alone (seeded sampling)", async () => {
+    const fallback = { temperatures: [...DEFAULT_WHISPER_OPTIONS.temperatures], modelDir: EXPORTS.positions };
+    const single = await engine({ ...fallback, batchSize: 1 });
+    const alone: EngineTranscription[] = [];
+    for (const [i, input] of inputs.entries()) alone.push(await single.transcribe({ mediaPath: input.path, chunks: input.chunks, language: "en", seed: i, signal: signal() }));
+    const temperatures = alone.flatMap((result) => result.segments.map((segment) => segment.decoding!.temperature));
+    assert.ok(temperatures.some((temperature) => temperature > 0), "some chunks were sampled");
+    const shared = await engine({ ...fallback, batchSize: 4 });
+    const together = await Promise.all(inputs.map((input, i) => shared.transcribe({ mediaPath: input.path, chunks: input.chunks, language: "en", seed: i, signal: signal() })));
+    inputs.forEach((input, i) => assertSameTranscription(together[i]!, alone[i]!, `${input.name}, with fallback`));
+  });
 
   it("runs the whole pipeline (VAD, language detection) for concurrent calls as for one", async () => {
     const shared = await engine({ modelDir: EXPORTS.positions, batchSize: 4 });

@@ -35,6 +35,21 @@ describe("renderTranscript", () => {
     assert.equal(renderTranscript({ ...doc, segments: [] }, "txt").body, "");
   });
 
+  it("json: where word times come from, and Whisper's per-window decoding figures on its segments", () => {
+    const decoding = { avgLogProb: -0.123456, compressionRatio: 1.654321, noSpeechProb: 0.0123456, temperature: 0.4 };
+    const whisper: TranscriptDocument = { ...doc, engine: "whisper-onnx", wordTimings: "aligned", segments: doc.segments.map((segment) => ({ ...segment, decoding })) };
+    const json = JSON.parse(renderTranscript(whisper, "json").body) as { word_timings: string; segments: Record<string, unknown>[] };
+    assert.equal(json.word_timings, "aligned");
+    assert.deepEqual(
+      json.segments.map(({ avg_logprob, compression_ratio, no_speech_prob, temperature }) => ({ avg_logprob, compression_ratio, no_speech_prob, temperature })),
+      [0, 1].map(() => ({ avg_logprob: -0.1235, compression_ratio: 1.6543, no_speech_prob: 0.0123, temperature: 0.4 })),
+    );
+    // Without them (PocketSphinx, older transcripts) the fields are absent, not invented.
+    const plain = JSON.parse(renderTranscript(doc, "json").body) as Record<string, unknown> & { segments: Record<string, unknown>[] };
+    assert.equal("word_timings" in plain, false);
+    assert.equal("avg_logprob" in plain.segments[0]!, false);
+  });
+
   it("json: the platform shape in seconds", () => {
     const rendered = renderTranscript(doc, "json");
     assert.equal(rendered.contentType, "application/json; charset=utf-8");

@@ -39,6 +39,8 @@ GREEDY_STEPS = 24
 # What is said in the reference clip's first 5 s (pocketsphinx-testdata's transcription),
 # with a comma and a full stop so punctuation tokens are aligned too.
 ALIGNMENT_TEXT = " And Mister John Dashwood had then leisure, to consider."
+# An initial prompt (previous text): <|startofprev|> and its tokens go before the start.
+PROMPT_TEXT = " Mr. Dashwood's leisure, Norland Park."
 
 # tiny keeps the committed fixture small (d_model 32: at 64 the fixture with all
 # variants is ~10 MB, mostly embedding rows for the 1608 special/timestamp
@@ -134,10 +136,11 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
         enc = model.encoder(torch.from_numpy(mel))
         silent_enc = model.encoder(torch.from_numpy(features.log_mel(np.zeros(0, np.float32), filters))[None])
 
-    sot, en, de, transcribe, translate, notimestamps = (vocab.id(t) for t in [
-        "<|startoftranscript|>", "<|en|>", "<|de|>", "<|transcribe|>", "<|translate|>", "<|notimestamps|>"])
+    sot, en, de, transcribe, translate, notimestamps, startofprev = (vocab.id(t) for t in [
+        "<|startoftranscript|>", "<|en|>", "<|de|>", "<|transcribe|>", "<|translate|>", "<|notimestamps|>", "<|startofprev|>"])
     prompts = {"transcribe": [sot, en, transcribe], "transcribe_notimestamps": [sot, en, transcribe, notimestamps],
-               "translate_from_german": [sot, de, translate]}
+               "translate_from_german": [sot, de, translate],
+               "transcribe_with_prompt": [startofprev, *vocab.encode(PROMPT_TEXT), sot, en, transcribe]}
     greedy_refs = []
     audio_sensitive = False
     for name, prompt in prompts.items():
@@ -147,6 +150,7 @@ def write_reference(ref: str, model: Whisper, vocab, args) -> dict:
         silent, _ = greedy(model, silent_enc, prompt, GREEDY_STEPS, use_cache=True)
         audio_sensitive |= silent != tokens
         greedy_refs.append({"name": name, "prompt": prompt, "steps": GREEDY_STEPS, "tokens": tokens,
+                            **({"prompt_text": PROMPT_TEXT} if name == "transcribe_with_prompt" else {}),
                             "tokens_for_silence": silent,
                             "min_logit_margin": min(margins), "logit_margins": [round(m, 5) for m in margins]})
     assert audio_sensitive, "random model ignores the audio; pick another seed or init scale"

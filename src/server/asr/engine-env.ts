@@ -29,6 +29,11 @@ export const engineEnvSchema = z.object({
   ASR_BEAM_SIZE: positiveInt.max(5).default(1),
   /** Whisper: keep the encoder's activations in onnxruntime's arena (faster; holds one chunk's activations). */
   ASR_ENCODER_ARENA: booleanString.default(true),
+  /**
+   * Whisper: decode a window again at rising temperatures when its text is too repetitive or
+   * too unlikely (openai-whisper's fallback, temperatures 0.2 … 1.0); false decodes once at 0.
+   */
+  ASR_TEMPERATURE_FALLBACK: booleanString.default(true),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
   ASR_ENGINE_MODULE: z.string().min(1).optional(),
 });
@@ -45,6 +50,7 @@ export type EngineConfig = {
   asrBatchSize: number;
   asrBeamSize: number;
   asrEncoderArena: boolean;
+  asrTemperatureFallback: boolean;
   asrEngineModule: string | undefined;
 };
 
@@ -60,6 +66,7 @@ export function engineConfigFrom(e: z.infer<typeof engineEnvSchema>, dataDir: st
     asrBatchSize: e.ASR_BATCH_SIZE,
     asrBeamSize: e.ASR_BEAM_SIZE,
     asrEncoderArena: e.ASR_ENCODER_ARENA,
+    asrTemperatureFallback: e.ASR_TEMPERATURE_FALLBACK,
     asrEngineModule: e.ASR_ENGINE_MODULE,
   };
 }

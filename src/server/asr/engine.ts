@@ -21,6 +21,20 @@ export type TranscriptSegment = {
   endS: number;
   text: string;
   words: TranscriptWord[];
+  /** How Whisper decoded the window this segment came from (absent for other engines). */
+  decoding?: SegmentDecoding;
+};
+
+/** openai-whisper's per-segment figures: every segment of one decoded window shares them. */
+export type SegmentDecoding = {
+  /** Mean log-probability per token of the attempt kept. */
+  avgLogProb: number;
+  /** UTF-8 bytes of the window's text over its zlib-compressed bytes. */
+  compressionRatio: number;
+  /** p(<|nospeech|>) at the window's first position. */
+  noSpeechProb: number;
+  /** The temperature of the attempt kept (above 0: the fallback sampled it). */
+  temperature: number;
 };
 
 export type EngineTranscription = {
@@ -60,6 +74,13 @@ export type EngineInput = {
   weight?: number;
   /** Fraction 0..1 of the input's audio transcribed so far, for engines that can tell. */
   onProgress?: (fraction: number) => void;
+  /** Seeds any sampling (Whisper's temperature fallback), so a job's text repeats. Default 0. */
+  seed?: number;
+  /**
+   * Text to condition the decoder on, as the text before the audio (Whisper's
+   * `<|startofprev|>` prompt: spellings, names, style). Engines without it ignore it.
+   */
+  prompt?: string;
 };
 
 /** A window of the media file, in seconds. */

@@ -17,6 +17,10 @@ export type TranscribeMediaInput = {
   onProgress?: (fraction: number) => void;
   /** The probe result, when the caller already has it. */
   media?: MediaInfo;
+  /** Seeds the engine's sampling (Whisper's temperature fallback): the job's, so its text repeats. */
+  seed?: number;
+  /** Text the decoder is conditioned on (EngineInput.prompt). */
+  prompt?: string;
   /**
    * Shortest window (s) worth giving its own engine: a file is split into at most
    * floor(duration / minWindowS) windows. Default 10, so splitting starts at 20 s.
@@ -66,6 +70,8 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
       task: input.task ?? "transcribe",
       signal,
       weight: engines.length,
+      ...(input.seed !== undefined ? { seed: input.seed } : {}),
+      ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
       onProgress: (fraction) => report(fraction * media.durationS),
     });
     transcriptions = [transcription];
@@ -84,7 +90,7 @@ export async function transcribeMedia(input: TranscribeMediaInput): Promise<Tran
   }
   return {
     media,
-    transcription: { language: transcriptions[0]?.language ?? input.language, segments },
+    transcription: { language: transcriptions[0]?.language ?? input.language, segments, ...(transcriptions[0]?.wordTimings ? { wordTimings: transcriptions[0].wordTimings } : {}) },
     engine: first.info,
   };
 }

@@ -75,6 +75,9 @@ export const subtitleLayoutSchema = z.object({
 export type SubtitleLayout = z.infer<typeof subtitleLayoutSchema>;
 
 /** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
+/** Whisper reads at most 223 prompt tokens (the last ones); 2,000 characters is well beyond that. */
+export const transcriptionPromptSchema = z.string().max(2000, { error: "The prompt is longer than 2000 characters" });
+
 export const transcriptionParamsSchema = z.object({
   mediaFileId: z.string().min(1),
   /** ISO 639-1 code or "auto". */
@@ -86,6 +89,11 @@ export const transcriptionParamsSchema = z.object({
   task: transcriptionTaskSchema.default("transcribe"),
   /** Layout of the srt and vtt renderings; absent: the defaults. */
   subtitles: subtitleLayoutSchema.optional(),
+  /**
+   * Text the decoder is conditioned on, as previous text (OpenAI's `prompt`; the vendor's
+   * `additional_vocab` becomes a list of its words): spellings, names, style. Whisper only.
+   */
+  prompt: transcriptionPromptSchema.optional(),
 });
 export type TranscriptionParams = z.infer<typeof transcriptionParamsSchema>;
 

@@ -3,6 +3,8 @@ import type { Job, JobLog } from "../db/models";
 import type { AsrCapacity } from "../dispatch/lanes/lane";
 import { AppError } from "../errors";
 import { normalizeLanguage } from "../asr/languages";
+import type { TranscriptSegment } from "../asr/engine";
+import { segmentDecodingSchema, wordTimingsSchema } from "../asr/transcript-schema";
 import { createJobId } from "../jobs/job-id";
 import type { JobEventBus } from "../jobs/job-events";
 import { isTerminal, type JobStatus } from "../jobs/job-status";
@@ -42,6 +44,8 @@ export type CreateTranscriptionInput = {
   task?: TranscriptionParams["task"];
   /** Layout of the job's srt and vtt outputs; absent: the defaults. */
   subtitles?: SubtitleLayout;
+  /** Text the decoder is conditioned on (TranscriptionParams.prompt). */
+  prompt?: string;
   /** Called when the job finishes (notification_config, callback_url); written in the job's transaction. */
   webhooks?: readonly NewWebhook[];
 };
@@ -56,6 +60,8 @@ export type CreateBatchInput = {
   task?: TranscriptionParams["task"];
   /** batch_transcribe, batch_generate_srt: the subtitle layout every child's srt and vtt use. */
   subtitles?: SubtitleLayout;
+  /** batch_transcribe, batch_generate_srt: the prompt every child is decoded with. */
+  prompt?: string;
   /** batch_fix_srt: the model and extra system message every child uses. */
   fixSrt?: { model?: string; systemMessage?: string };
   /** batch_convert: the options every child uses. */
@@ -152,6 +158,7 @@ export class JobService {
       task: input.task ?? "transcribe",
       ...(input.operatingPoint ? { operatingPoint: input.operatingPoint } : {}),
       ...subtitlesParam(input.subtitles),
+      ...(input.prompt?.trim() ? { prompt: input.prompt } : {}),
     };
     const job: NewJob = {
       id: createJobId(),
@@ -271,7 +278,7 @@ export class JobService {
         ? { mediaFileId, model, ...(input.fixSrt?.systemMessage ? { systemMessage: input.fixSrt.systemMessage } : {}) }
         : childType === "convert"
           ? { mediaFileId, options: convertOptions }
-          : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe", ...subtitlesParam(input.subtitles) };
+          : { mediaFileId, language, diarization: "none", task: input.task ?? "transcribe", ...subtitlesParam(input.subtitles), ...(input.prompt?.trim() ? { prompt: input.prompt } : {}) };
 
     const parentId = createJobId();
     const { parent } = await this.deps.store.createBatch(
@@ -430,11 +437,13 @@ export class JobService {
         engine: transcript.engine,
         durationS: transcript.durationS,
         createdAt: transcript.createdAt,
+        ...storedWordTimings(transcript.wordTimings),
         segments: transcript.segments.map((segment) => ({
           startS: segment.startS,
           endS: segment.endS,
           text: segment.text,
           words: JSON.parse(segment.words) as TranscriptDocument["segments"][number]["words"],
+          ...storedDecoding(segment.decoding),
         })),
       },
     };
@@ -516,4 +525,21 @@ function subtitlesParam(layout: SubtitleLayout | undefined): Pick<TranscriptionP
 function cueRulesOf(params: unknown): Pick<TranscriptDocument, "cueRules"> {
   const layout = subtitleLayoutSchema.safeParse((params as { subtitles?: unknown } | null)?.subtitles);
   return layout.success && layout.data ? { cueRules: layout.data } : {};
+}
+
+/** The transcript's word-timing source as stored; a value this version does not know is left out. */
+function storedWordTimings(stored: string | null): Pick<TranscriptDocument, "wordTimings"> {
+  const parsed = wordTimingsSchema.safeParse(stored);
+  return parsed.success ? { wordTimings: parsed.data } : {};
+}
+
+/** A segment's stored decoding figures (JSON written by the transcribe handler), if any. */
+function storedDecoding(stored: string | null): Pick<TranscriptSegment, "decoding"> {
+  if (stored === null) return {};
+  try {
+    const parsed = segmentDecodingSchema.safeParse(JSON.parse(stored));
+    return parsed.success ? { decoding: parsed.data } : {};
+  } catch {
+    return {};
+  }
 }

@@ -1,4 +1,4 @@
-import type { TranscriptSegment } from "../asr/engine";
+import type { SegmentDecoding, TranscriptSegment, WordTimings } from "../asr/engine";
 import { buildCues, roundMs, segmentWords, type Cue, type CueRules } from "../subtitles/cues";
 import { renderSrt } from "../subtitles/srt";
 import { renderVtt } from "../subtitles/vtt";
@@ -20,6 +20,8 @@ export type TranscriptDocument = {
   engine: string;
   /** Media duration in seconds. */
   durationS: number;
+  /** Where the words' times come from (engine.ts WordTimings); absent for older transcripts. */
+  wordTimings?: WordTimings;
   /** When the job was created. */
   createdAt: Date;
   segments: TranscriptSegment[];
@@ -96,8 +98,18 @@ export type TranscriptJson = {
   engine: string;
   /** s */
   duration: number;
-  segments: { start: number; end: number; text: string; words: { word: string; start: number; end: number; confidence: number }[] }[];
+  /** recognised | aligned (Whisper's cross-attention) | proportional (spread by length); absent: not recorded. */
+  word_timings?: WordTimings;
+  segments: ({ start: number; end: number; text: string; words: { word: string; start: number; end: number; confidence: number }[] } & Partial<JsonDecoding>)[];
 };
+
+/** Whisper's per-window decoding figures, as openai-whisper names them. */
+type JsonDecoding = { avg_logprob: number; compression_ratio: number; no_speech_prob: number; temperature: number };
+
+function jsonDecoding(decoding: SegmentDecoding): JsonDecoding {
+  const round = (value: number) => Math.round(value * 1e4) / 1e4;
+  return { avg_logprob: round(decoding.avgLogProb), compression_ratio: round(decoding.compressionRatio), no_speech_prob: round(decoding.noSpeechProb), temperature: decoding.temperature };
+}
 
 function toJson(doc: TranscriptDocument): TranscriptJson {
   return {
@@ -105,11 +117,13 @@ function toJson(doc: TranscriptDocument): TranscriptJson {
     language: doc.language,
     engine: doc.engine,
     duration: roundMs(doc.durationS),
+    ...(doc.wordTimings ? { word_timings: doc.wordTimings } : {}),
     segments: doc.segments.map((segment) => ({
       start: roundMs(segment.startS),
       end: roundMs(segment.endS),
       text: segment.text,
       words: segment.words.map((word) => ({ word: word.text, start: roundMs(word.startS), end: roundMs(word.endS), confidence: roundConfidence(word.confidence) })),
+      ...(segment.decoding ? jsonDecoding(segment.decoding) : {}),
     })),
   };
 }

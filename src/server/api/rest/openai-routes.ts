@@ -96,13 +96,13 @@ export function registerOpenAiRoutes(router: Router, app: App): void {
         admission: "queue",
         task,
         userId: ownerFor(ctx.principal),
+        // OpenAI's prompt: previous-text context for the decoder (spellings, names, style).
+        ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
         config: {
           model: request.model,
           response_format: request.responseFormat,
           ...(request.granularities.size ? { timestamp_granularities: [...request.granularities] } : {}),
           temperature: request.temperature,
-          // Stored, not yet used: issue 15 feeds the prompt to the Whisper decoder as its
-          // previous-text context, as OpenAI does.
           ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
         },
       });

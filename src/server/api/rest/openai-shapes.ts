@@ -1,7 +1,7 @@
-import { deflateSync } from "node:zlib";
 import type { TranscriptSegment } from "../../asr/engine";
 import type { TranscriptionTask } from "../../jobs/job-types";
 import { roundMs, segmentWords } from "../../subtitles/cues";
+import { compressionRatio } from "../../asr/whisper/fallback";
 import { transcriptLines, type TranscriptDocument } from "../../transcripts/render-transcript";
 
 /** OpenAI's `response_format` values for whisper-1 (json is its default). */
@@ -17,7 +17,8 @@ export type OpenAiVerboseJson = {
   duration: number;
   text: string;
   segments?: OpenAiSegment[];
-  words?: { word: string; start: number; end: number }[];
+  /** `probability` (0..1) is ours: OpenAI's words have only word, start and end. */
+  words?: { word: string; start: number; end: number; probability: number }[];
 };
 
 export type OpenAiSegment = {
@@ -65,12 +66,13 @@ export function openAiText(doc: TranscriptDocument): string {
 }
 
 /**
- * verbose_json. Our engines do not report Whisper's per-segment decoding statistics, so
- * those fields carry honest stand-ins of the declared types: `tokens` is empty (token ids are
- * not kept), `avg_logprob` is the mean log of the words' confidences, `compression_ratio` is
- * computed from the text as Whisper computes it, `no_speech_prob` is 0 (silence was cut by
- * voice activity detection before decoding), `temperature` is 0 (decoding is deterministic),
- * and `seek` is the segment's start in 10 ms mel frames.
+ * verbose_json. Whisper segments carry the figures of the decoding they came from
+ * (`avg_logprob`, `compression_ratio`, `no_speech_prob`, `temperature`: openai-whisper's, per
+ * 30 s window). Other engines' segments get honest stand-ins of the declared types:
+ * `avg_logprob` is the mean log of the words' confidences, `compression_ratio` is computed
+ * from the text as Whisper computes it, `no_speech_prob` is 0 (silence was cut by voice
+ * activity detection) and `temperature` 0. `tokens` is empty (token ids are not kept), and
+ * `seek` is the segment's start in 10 ms mel frames. Words carry their `probability` too.
  */
 export function toVerboseJson(doc: TranscriptDocument, task: TranscriptionTask, granularities: ReadonlySet<TimestampGranularity>): OpenAiVerboseJson {
   const ordered = [...doc.segments].sort((a, b) => a.startS - b.startS);
@@ -82,7 +84,7 @@ export function toVerboseJson(doc: TranscriptDocument, task: TranscriptionTask, 
     language: openAiLanguageName(task === "translate" ? "en" : doc.language),
     duration: roundMs(doc.durationS),
     text: openAiText(doc),
-    ...(granularities.has("word") ? { words: ordered.flatMap(segmentWords).map((word) => ({ word: word.text, start: roundMs(word.startS), end: roundMs(word.endS) })) } : {}),
+    ...(granularities.has("word") ? { words: ordered.flatMap(segmentWords).map((word) => ({ word: word.text, start: roundMs(word.startS), end: roundMs(word.endS), probability: roundTo4(word.confidence) })) } : {}),
     ...(withSegments ? { segments: ordered.filter((segment) => segment.text.trim().length > 0).map(toSegment) } : {}),
   };
 }
@@ -97,11 +99,15 @@ function toSegment(segment: TranscriptSegment, index: number): OpenAiSegment {
     // OpenAI's segment texts start with the space that separates them from the previous one.
     text: ` ${text}`,
     tokens: [],
-    temperature: 0,
-    avg_logprob: averageLogProbability(segment),
-    compression_ratio: compressionRatio(text),
-    no_speech_prob: 0,
+    temperature: segment.decoding?.temperature ?? 0,
+    avg_logprob: segment.decoding ? roundTo4(segment.decoding.avgLogProb) : averageLogProbability(segment),
+    compression_ratio: roundTo4(segment.decoding?.compressionRatio ?? compressionRatio(text)),
+    no_speech_prob: roundTo4(segment.decoding?.noSpeechProb ?? 0),
   };
+}
+
+function roundTo4(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
 }
 
 /** Mean natural log of the words' confidences (Whisper's avg_logprob is per token); 0 without words. */
@@ -112,9 +118,3 @@ function averageLogProbability(segment: TranscriptSegment): number {
   return Math.round((sum / segment.words.length) * 1e4) / 1e4;
 }
 
-/** Whisper's measure of repetitive output: UTF-8 bytes over zlib-compressed bytes. */
-function compressionRatio(text: string): number {
-  if (text.length === 0) return 0;
-  const bytes = Buffer.from(text, "utf8");
-  return Math.round((bytes.length / deflateSync(bytes).length) * 1e4) / 1e4;
-}

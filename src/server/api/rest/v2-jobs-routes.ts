@@ -49,6 +49,22 @@ function subtitleLayoutOf(output: z.infer<typeof outputConfigSchema> | null | un
   };
 }
 
+/**
+ * The vendor's additional_vocab for Whisper: its words, as a list, become the decoder's
+ * previous-text prompt (what faster-whisper's `hotwords` do), so the decoder favours those
+ * spellings. `sounds_like` (pronunciations for a phonetic recogniser) has no use there.
+ * Whisper reads the prompt's last 223 tokens; the list is cut to 2,000 characters.
+ */
+function vocabularyPrompt(vocabulary: readonly { content: string }[]): string {
+  let prompt = "";
+  for (const { content } of vocabulary) {
+    const next = prompt ? `${prompt}, ${content}` : content;
+    if (next.length > 2000) break;
+    prompt = next;
+  }
+  return prompt;
+}
+
 /** The job config form field; unknown keys are kept and echoed back, as the vendor API does. */
 const jobConfigSchema = z.looseObject({
   type: z.literal("transcription", { error: 'config.type must be "transcription"' }).default("transcription"),
@@ -58,6 +74,16 @@ const jobConfigSchema = z.looseObject({
     operating_point: z.enum(["standard", "enhanced"]).optional(),
     /** Our extension: "translate" gives English text from any spoken language (Whisper engines). */
     task: transcriptionTaskSchema.optional(),
+    /** The vendor's custom dictionary: words and phrases the audio contains (see vocabularyPrompt). */
+    additional_vocab: z
+      .array(
+        z.looseObject({
+          content: z.string({ error: "config.transcription_config.additional_vocab[].content is required" }).trim().min(1).max(200),
+          sounds_like: z.array(z.string().max(200)).max(20).optional(),
+        }),
+      )
+      .max(1000, { error: "config.transcription_config.additional_vocab holds at most 1000 entries" })
+      .optional(),
   }),
   /** Webhooks called when the job finishes (the vendor's shape; see src/server/webhooks). */
   notification_config: notificationConfigSchema.nullish(),
@@ -130,6 +156,7 @@ export function registerV2Routes(router: Router, app: App): void {
         ...(tc.diarization ? { diarization: tc.diarization } : {}),
         ...(tc.operating_point ? { operatingPoint: tc.operating_point } : {}),
         ...(tc.task ? { task: tc.task } : {}),
+        ...(tc.additional_vocab?.length ? { prompt: vocabularyPrompt(tc.additional_vocab) } : {}),
         subtitles: subtitleLayoutOf(config.data.output_config),
       });
       // `job_id` is what seed 000 specifies; `id` is what the vendor's v2 API (and its SDK) reads.

@@ -1,7 +1,12 @@
 import { argmax, logSoftmaxAt } from "./greedy-decode";
 
-/** What decoding one chunk produced: the tokens (without the prompt and end-of-text) and their mean log-probability. */
-export type DecodedSequence = { tokens: number[]; meanLogProb: number };
+/**
+ * What decoding one chunk produced: the tokens (without the prompt and end-of-text), their
+ * mean log-probability, and whether decoding was stopped because the sequence looped
+ * (`shouldStop`): a loop is what openai-whisper's compression-ratio test catches after
+ * decoding to the token limit; stopping at the fourth repeat saves those steps.
+ */
+export type DecodedSequence = { tokens: number[]; meanLogProb: number; looped?: boolean };
 
 /** How the next decoder call continues a group: per row, which row of this call it extends and the token it feeds. */
 export type GroupAdvance = { parents: number[]; tokens: number[] };
@@ -39,6 +44,7 @@ export class GreedyGroup implements SequenceGroup {
   private readonly generated: number[] = [];
   private logProbSum = 0;
   private done = false;
+  private looped = false;
 
   readonly maxWidth = 1;
 
@@ -58,7 +64,8 @@ export class GreedyGroup implements SequenceGroup {
     const next = argmax(logits);
     this.generated.push(next);
     this.logProbSum += logSoftmaxAt(logits, next);
-    if (next === this.rules.endOfText || this.generated.length >= this.rules.maxNewTokens || this.rules.shouldStop?.(this.generated)) this.done = true;
+    this.looped = next !== this.rules.endOfText && (this.rules.shouldStop?.(this.generated) ?? false);
+    if (next === this.rules.endOfText || this.generated.length >= this.rules.maxNewTokens || this.looped) this.done = true;
     return this.done ? { parents: [], tokens: [] } : { parents: [0], tokens: [next] };
   }
 
@@ -66,7 +73,7 @@ export class GreedyGroup implements SequenceGroup {
     const count = this.generated.length;
     const meanLogProb = count ? this.logProbSum / count : 0;
     const tokens = this.generated[count - 1] === this.rules.endOfText ? this.generated.slice(0, -1) : [...this.generated];
-    return { tokens, meanLogProb };
+    return { tokens, meanLogProb, ...(this.looped ? { looped: true } : {}) };
   }
 }
 
@@ -133,6 +140,113 @@ export class BeamGroup implements SequenceGroup {
     const best = pool.reduce((a, b) => (score(b) > score(a) ? b : a), pool[0] ?? { tokens: [], logProb: 0 });
     return { tokens: best.tokens, meanLogProb: best.logProb / Math.max(1, best.tokens.length) };
   }
+}
+
+type Sample = { tokens: number[]; logProb: number; done: boolean; looped: boolean };
+
+/**
+ * Sampling at a temperature, as openai-whisper decodes a chunk again when the greedy or
+ * beam result fails its checks: `bestOf` independent samples (rows), each token drawn from
+ * softmax(logits / temperature) after the logit rules; the result is the sample with the
+ * best log-probability per token (log-probabilities are of the unscaled logits, as there).
+ * `random` gives uniform numbers in [0, 1): a seeded generator makes a job's output repeat.
+ * Starts as the prompt's row and widens to `bestOf` rows after its first step.
+ */
+export class SampledGroup implements SequenceGroup {
+  private samples: Sample[] = [];
+  private started = false;
+
+  constructor(
+    private readonly rules: GroupRules,
+    private readonly temperature: number,
+    private readonly bestOf: number,
+    private readonly random: () => number,
+  ) {
+    if (!(temperature > 0)) throw new Error("Sampling needs a temperature above 0");
+  }
+
+  get maxWidth(): number {
+    return this.bestOf;
+  }
+
+  get width(): number {
+    return this.started ? this.live().length : 1;
+  }
+
+  get finished(): boolean {
+    return this.started && this.live().length === 0;
+  }
+
+  advance(rowLogits: Float32Array[]): GroupAdvance {
+    if (this.finished) throw new Error("advance() on a finished sample");
+    // The row of this call each sample reads: all read the prompt's row at first.
+    const rowOf = new Map<Sample, number>();
+    if (!this.started) {
+      this.started = true;
+      this.samples = Array.from({ length: this.bestOf }, () => ({ tokens: [], logProb: 0, done: false, looped: false }));
+      const first = rowLogits[0]!;
+      this.rules.filterLogits?.(first, []);
+      for (const sample of this.samples) {
+        rowOf.set(sample, 0);
+        this.extend(sample, first);
+      }
+    } else {
+      this.live().forEach((sample, row) => {
+        const logits = rowLogits[row]!;
+        this.rules.filterLogits?.(logits, sample.tokens);
+        rowOf.set(sample, row);
+        this.extend(sample, logits);
+      });
+    }
+    const advance: GroupAdvance = { parents: [], tokens: [] };
+    for (const sample of this.live()) {
+      advance.parents.push(rowOf.get(sample)!);
+      advance.tokens.push(sample.tokens[sample.tokens.length - 1]!);
+    }
+    return advance;
+  }
+
+  result(): DecodedSequence {
+    const score = (sample: Sample) => sample.logProb / Math.max(1, sample.tokens.length);
+    const best = this.samples.reduce((a, b) => (score(b) > score(a) ? b : a), this.samples[0] ?? { tokens: [], logProb: 0, done: true, looped: false });
+    // As greedy: the mean counts the end-of-text token's log-probability as a step.
+    const steps = best.tokens.length + (best.looped || best.tokens.length >= this.rules.maxNewTokens ? 0 : 1);
+    return { tokens: [...best.tokens], meanLogProb: best.logProb / Math.max(1, steps), ...(best.looped ? { looped: true } : {}) };
+  }
+
+  private live(): Sample[] {
+    return this.samples.filter((sample) => !sample.done);
+  }
+
+  private extend(sample: Sample, logits: Float32Array): void {
+    const token = sampleToken(logits, this.temperature, this.random());
+    sample.logProb += logSoftmaxAt(logits, token);
+    if (token === this.rules.endOfText) {
+      sample.done = true;
+      return;
+    }
+    sample.tokens.push(token);
+    sample.looped = this.rules.shouldStop?.(sample.tokens) ?? false;
+    if (sample.looped || sample.tokens.length >= this.rules.maxNewTokens) sample.done = true;
+  }
+}
+
+/** A token drawn from softmax(logits / temperature) with `u` uniform in [0, 1). */
+export function sampleToken(logits: Float32Array, temperature: number, u: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += Math.exp((logits[i]! - max) / temperature);
+  let target = u * total;
+  let last = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const weight = Math.exp((logits[i]! - max) / temperature);
+    if (weight === 0) continue;
+    last = i;
+    target -= weight;
+    if (target < 0) return i;
+  }
+  return last;
 }
 
 /** Indices of the k largest values, best first. */

@@ -58,6 +58,8 @@ export type DecodeSchedulerOptions = {
   maxRows: number;
   /** Chunks encoded and prefilled together at most when they join. */
   encodeBatch: number;
+  /** Chunks in one decoder call at most (int8 models decode one at a time); default: as rows allow. */
+  maxChunks?: number;
 };
 
 /** Counters for benchmarks and health: mean occupancy is rowSteps / steps. */
@@ -382,7 +384,8 @@ export class DecodeScheduler {
     if (survivors.length && !this.sessions.acceptsRowPositions) return [];
     let free = this.options.maxRows - survivors.reduce((sum, chunk) => sum + chunk.group.maxWidth, 0);
     const picked: Omit<Active, "lengths" | "tokens">[] = [];
-    while (free > 0 && picked.length < this.options.encodeBatch) {
+    const maxChunks = this.options.maxChunks ?? Number.POSITIVE_INFINITY;
+    while (free > 0 && picked.length < this.options.encodeBatch && survivors.length + picked.length < maxChunks) {
       const request = this.fairest();
       if (!request) break;
       const index = request.next;

@@ -2,7 +2,12 @@ import { z } from "zod";
 
 /** The parts of a Hugging Face tokenizer.json that decoding needs. */
 const tokenizerJsonSchema = z.object({
-  model: z.object({ type: z.literal("BPE", { error: "tokenizer.json: only byte-level BPE models are supported" }), vocab: z.record(z.string(), z.number().int()) }),
+  model: z.object({
+    type: z.literal("BPE", { error: "tokenizer.json: only byte-level BPE models are supported" }),
+    vocab: z.record(z.string(), z.number().int()),
+    /** "a b" (older files) or ["a", "b"] (newer), in rank order. */
+    merges: z.array(z.union([z.string(), z.tuple([z.string(), z.string()])])).default([]),
+  }),
   added_tokens: z.array(z.object({ id: z.number().int(), content: z.string(), special: z.boolean().optional() })).default([]),
 });
 
@@ -16,6 +21,8 @@ export type WhisperSpecialTokens = {
   /** Id of `<|0.00|>`; later ids step 0.02 s. */
   timestampBegin: number;
   noSpeech: number | null;
+  /** `<|startofprev|>`: previous text (an initial prompt) goes between it and `<|startoftranscript|>`. */
+  startOfPrev: number | null;
   /** `<|en|>` → id */
   languages: Map<string, number>;
 };
@@ -25,6 +32,8 @@ export type WhisperTokenizer = {
   readonly special: WhisperSpecialTokens;
   /** Text of the ids, skipping special and timestamp tokens. */
   decode(ids: readonly number[]): string;
+  /** Ids of plain text (byte-level BPE; special tokens in the text are not recognised). */
+  encode(text: string): number[];
   isTimestamp(id: number): boolean;
   /** Seconds of a timestamp token. */
   timestampSeconds(id: number): number;
@@ -48,6 +57,51 @@ function byteDecoder(): Map<string, number> {
 }
 
 const BYTES = byteDecoder();
+const BYTE_CHARS = new Map([...BYTES].map(([char, byte]) => [byte, char]));
+
+/** GPT-2's pre-tokenisation: contractions, letters, numbers, other symbols, spaces. */
+const PRE_TOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+
+/** Byte-level BPE: each pre-token's bytes as printable characters, merged pair by pair in rank order. */
+function bpeEncoder(vocab: ReadonlyMap<string, number>, merges: readonly (string | readonly [string, string])[]): (text: string) => number[] {
+  const ranks = new Map<string, number>();
+  merges.forEach((merge, rank) => {
+    const [a, b] = typeof merge === "string" ? (merge.split(" ") as [string, string]) : merge;
+    ranks.set(`${a}\u0000${b}`, rank);
+  });
+  const cache = new Map<string, number[]>();
+  const encodePiece = (piece: string): number[] => {
+    const cached = cache.get(piece);
+    if (cached) return cached;
+    let symbols = [...Buffer.from(piece, "utf8")].map((byte) => BYTE_CHARS.get(byte)!);
+    for (;;) {
+      let best = -1;
+      let bestRank = Number.POSITIVE_INFINITY;
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        const rank = ranks.get(`${symbols[i]}\u0000${symbols[i + 1]}`);
+        if (rank !== undefined && rank < bestRank) [best, bestRank] = [i, rank];
+      }
+      if (best < 0) break;
+      const [a, b] = [symbols[best]!, symbols[best + 1]!];
+      const merged: string[] = [];
+      for (let i = 0; i < symbols.length; i++) {
+        if (i + 1 < symbols.length && symbols[i] === a && symbols[i + 1] === b) {
+          merged.push(a + b);
+          i++;
+        } else merged.push(symbols[i]!);
+      }
+      symbols = merged;
+    }
+    const ids = symbols.map((symbol) => {
+      const id = vocab.get(symbol);
+      if (id === undefined) throw new Error(`tokenizer.json has no token for ${JSON.stringify(symbol)}`);
+      return id;
+    });
+    if (cache.size < 10_000) cache.set(piece, ids);
+    return ids;
+  };
+  return (text) => [...text.matchAll(PRE_TOKENIZE)].flatMap((match) => encodePiece(match[0]));
+}
 
 /**
  * Builds a decoder from tokenizer.json. Throws an Error naming what is missing when the
@@ -87,9 +141,12 @@ export function loadWhisperTokenizer(tokenizerJson: unknown): WhisperTokenizer {
     noTimestamps: required("<|notimestamps|>"),
     timestampBegin,
     noSpeech: byToken.get("<|nospeech|>") ?? byToken.get("<|nocaptions|>") ?? null,
+    startOfPrev: byToken.get("<|startofprev|>") ?? null,
     languages,
   };
   const vocabSize = Math.max(...byId.keys()) + 1;
+  const textVocab = new Map(Object.entries(parsed.data.model.vocab));
+  const encode = bpeEncoder(textVocab, parsed.data.model.merges);
   const isTimestamp = (id: number) => id >= timestampBegin;
 
   return {
@@ -98,6 +155,7 @@ export function loadWhisperTokenizer(tokenizerJson: unknown): WhisperTokenizer {
     isTimestamp,
     timestampSeconds: (id) => (id - timestampBegin) * 0.02,
     tokenId: (token) => byToken.get(token),
+    encode,
     decode(ids) {
       const bytes: number[] = [];
       for (const id of ids) {

@@ -6,8 +6,9 @@ import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
-import { BeamGroup, GreedyGroup, type GroupRules } from "./decode-groups";
+import { BeamGroup, GreedyGroup, SampledGroup, type DecodedSequence, type GroupRules, type SequenceGroup } from "./decode-groups";
 import { DecodeScheduler, type DecodeSchedulerStats } from "./decode-scheduler";
+import { attemptSeed, BEST_OF, COMPRESSION_RATIO_THRESHOLD, compressionRatio, judgedSilent, LOG_PROB_THRESHOLD, needsFallback, OPENAI_TEMPERATURES, seededRandom, type AttemptScore } from "./fallback";
 import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
 import { LogMelExtractor } from "./log-mel";
 import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
@@ -27,8 +28,19 @@ export const whisperEngineOptionsSchema = z.object({
   batchSize: z.number().int().positive(),
   /** Tokens generated per chunk at most (Whisper's limit is 224). */
   maxNewTokens: z.number().int().positive(),
-  /** A chunk whose p(<|nospeech|>) exceeds this and whose mean token log-prob is below -1 yields no text. */
+  /** A chunk whose p(<|nospeech|>) exceeds this and whose mean token log-prob is below logProbThreshold yields no text. */
   noSpeechThreshold: z.number().min(0).max(1),
+  /**
+   * Temperatures a chunk is decoded at, in turn, until one passes the checks (fallback.ts).
+   * The first is normally 0 (greedy or beam); [0] turns the fallback off.
+   */
+  temperatures: z.array(z.number().min(0).max(2)).min(1).default([...OPENAI_TEMPERATURES]),
+  /** An attempt whose text compresses better than this (gzip ratio) is too repetitive. */
+  compressionRatioThreshold: z.number().positive().default(COMPRESSION_RATIO_THRESHOLD),
+  /** An attempt whose mean token log-probability is below this is too unlikely. */
+  logProbThreshold: z.number().max(0).default(LOG_PROB_THRESHOLD),
+  /** Samples per chunk at a temperature above 0; the likeliest is kept. */
+  bestOf: z.number().int().min(1).max(8).default(BEST_OF),
   /** 1 = greedy; up to 5 hypotheses per chunk with beam search. */
   beamSize: z.number().int().min(1).max(5).default(1),
   /** Suppress end-of-text before this many tokens (benchmarks fix the work per chunk with it). */
@@ -47,6 +59,10 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   batchSize: 4,
   maxNewTokens: 224,
   noSpeechThreshold: 0.6,
+  temperatures: [...OPENAI_TEMPERATURES],
+  compressionRatioThreshold: COMPRESSION_RATIO_THRESHOLD,
+  logProbThreshold: LOG_PROB_THRESHOLD,
+  bestOf: BEST_OF,
   beamSize: 1,
   minNewTokens: 0,
   stopOnLoops: true,
@@ -86,7 +102,9 @@ export class WhisperEngine implements Engine {
     // file's transcript would depend on what else was in flight. Those decode one chunk per
     // call (its beams together, as alone), so every variant gives a file the same text.
     const chunksPerCall = options.variant === "quantized" ? 1 : options.batchSize;
-    this.scheduler = new DecodeScheduler(sessions, { maxRows: chunksPerCall * options.beamSize, encodeBatch: chunksPerCall });
+    // A sampled retry takes bestOf rows: the batch must hold one, whatever the batch size.
+    const widest = Math.max(options.beamSize, options.temperatures.some((t) => t > 0) ? options.bestOf : 1);
+    this.scheduler = new DecodeScheduler(sessions, { maxRows: Math.max(chunksPerCall * options.beamSize, widest), encodeBatch: chunksPerCall, maxChunks: chunksPerCall });
     this.alignmentHeads = files.generation.alignment_heads ?? [];
     this.wordTimings = sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
     this.info = {
@@ -118,7 +136,7 @@ export class WhisperEngine implements Engine {
     const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
-    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
+    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, previousText: this.promptTokens(input.prompt), signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
     return { language: task === "translate" ? "en" : language, segments, wordTimings: this.wordTimings };
   }
@@ -194,11 +212,14 @@ export class WhisperEngine implements Engine {
   private async decodeChunks(
     audio: Float32Array,
     chunks: readonly AudioChunk[],
-    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; signal: AbortSignal; onProgress?: (fraction: number) => void },
+    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; previousText: readonly number[]; signal: AbortSignal; onProgress?: (fraction: number) => void },
   ): Promise<TranscriptSegment[]> {
     const { tokenizer, generation } = this.files;
     const { special } = tokenizer;
-    const prompt = [special.startOfTranscript, special.languages.get(request.language)!, request.task === "translate" ? special.translate : special.transcribe];
+    // The alignment call runs over this start alone (openai-whisper's sot_sequence); decoding
+    // puts the previous text (the prompt) in front of it.
+    const startSequence = [special.startOfTranscript, special.languages.get(request.language)!, request.task === "translate" ? special.translate : special.transcribe];
+    const prompt = [...request.previousText, ...startSequence];
     const whisperRules = createWhisperLogitRules({
       special,
       suppressTokens: generation.suppress_tokens,
@@ -216,49 +237,95 @@ export class WhisperEngine implements Engine {
       ...(this.options.stopOnLoops ? { shouldStop: (generated: readonly number[]) => endsInLoop(generated) } : {}),
     };
     const noSpeech = new Array<number>(chunks.length).fill(0);
-    const speechless = (index: number, meanLogProb: number) => noSpeech[index]! > this.options.noSpeechThreshold && meanLogProb < -1;
+    const thresholds = { compressionRatio: this.options.compressionRatioThreshold, logProb: this.options.logProbThreshold, noSpeech: this.options.noSpeechThreshold };
     const textOf = (tokens: readonly number[]) => (this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens).filter((token) => token < special.endOfText);
+    const scoreOf = (index: number, { tokens, meanLogProb, looped }: DecodedSequence): AttemptScore => ({
+      avgLogProb: meanLogProb,
+      // Of the text as decoded, loop and all: the repetition is what the ratio measures.
+      compressionRatio: compressionRatio(tokenizer.decode(tokens).trim()),
+      noSpeechProb: noSpeech[index]!,
+      looped: looped ?? false,
+    });
+    const { temperatures } = this.options;
+    const final = new Array<{ result: DecodedSequence; score: AttemptScore; temperature: number } | undefined>(chunks.length);
+    /** Whether this attempt stands: it passes the checks, or there is no higher temperature to try. */
+    const stands = (index: number, result: DecodedSequence, attempt: number) => attempt === temperatures.length - 1 || !needsFallback(scoreOf(index, result), thresholds);
     const aligned = new Array<AlignedWord[] | undefined>(chunks.length);
     const alignmentLayers = [...new Set(this.alignmentHeads.map(([layer]) => layer))];
     const totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
     let doneS = 0;
-    const decoded = await this.scheduler.decode({
-      chunks: chunks.map((chunk, index) => ({
-        features: () => this.features(audio, [chunk]),
-        prompt,
-        group: () => (this.options.beamSize > 1 ? new BeamGroup(rules, this.options.beamSize) : new GreedyGroup(rules)),
-        onPromptLogits: (logits) => {
-          if (special.noSpeech !== null) noSpeech[index] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
+    let pending = chunks.map((_, index) => index);
+    for (let attempt = 0; attempt < temperatures.length && pending.length > 0; attempt++) {
+      const temperature = temperatures[attempt]!;
+      const group = (index: number): SequenceGroup => {
+        if (temperature > 0) return new SampledGroup(rules, temperature, this.options.bestOf, seededRandom(attemptSeed(request.seed, index, attempt)));
+        return this.options.beamSize > 1 ? new BeamGroup(rules, this.options.beamSize) : new GreedyGroup(rules);
+      };
+      const decoded = await this.scheduler.decode({
+        chunks: pending.map((index) => ({
+          features: () => this.features(audio, [chunks[index]!]),
+          prompt,
+          group: () => group(index),
+          onPromptLogits: (logits: Float32Array) => {
+            if (special.noSpeech !== null) noSpeech[index] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
+          },
+          ...(this.wordTimings === "aligned"
+            ? {
+                alignment: {
+                  layers: alignmentLayers,
+                  // Only the attempt that stands is aligned, and only if it is kept (not judged silent).
+                  tokensFor: (result: DecodedSequence) => {
+                    const text = textOf(result.tokens);
+                    if (!text.length || !stands(index, result, attempt) || judgedSilent(scoreOf(index, result), thresholds)) return null;
+                    return [...startSequence, special.noTimestamps, ...text, special.endOfText];
+                  },
+                  read: (output: DecoderStep, tokens: readonly number[]) => {
+                    aligned[index] = this.alignChunk(output, tokens, startSequence.length, chunks[index]!, request.language);
+                  },
+                },
+              }
+            : {}),
+        })),
+        weight: request.weight,
+        signal: request.signal,
+        onChunkDone: (k) => {
+          // Progress counts a chunk once, at its first attempt; retries are rare and short.
+          if (attempt > 0) return;
+          doneS += chunks[pending[k]!]!.endS - chunks[pending[k]!]!.startS;
+          request.onProgress?.(totalS > 0 ? doneS / totalS : 1);
         },
-        ...(this.wordTimings === "aligned"
-          ? {
-              alignment: {
-                layers: alignmentLayers,
-                tokensFor: ({ tokens, meanLogProb }) => {
-                  const text = textOf(tokens);
-                  return text.length && !speechless(index, meanLogProb) ? [...prompt, special.noTimestamps, ...text, special.endOfText] : null;
-                },
-                read: (output, tokens) => {
-                  aligned[index] = this.alignChunk(output, tokens, prompt.length, chunk, request.language);
-                },
-              },
-            }
-          : {}),
-      })),
-      weight: request.weight,
-      signal: request.signal,
-      onChunkDone: (index) => {
-        doneS += chunks[index]!.endS - chunks[index]!.startS;
-        request.onProgress?.(totalS > 0 ? doneS / totalS : 1);
-      },
-    });
+      });
+      const retry: number[] = [];
+      decoded.forEach((result, k) => {
+        const index = pending[k]!;
+        final[index] = { result, score: scoreOf(index, result), temperature };
+        if (!stands(index, result, attempt)) retry.push(index);
+      });
+      pending = retry;
+    }
     const segments: TranscriptSegment[] = [];
-    decoded.forEach(({ tokens, meanLogProb }, index) => {
+    final.forEach((attempt, index) => {
+      if (!attempt || judgedSilent(attempt.score, thresholds)) return;
       const chunk = chunks[index]!;
-      if (speechless(index, meanLogProb)) return;
-      segments.push(...tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(meanLogProb), aligned[index]));
+      const { result, score, temperature } = attempt;
+      const decoding = { avgLogProb: score.avgLogProb, compressionRatio: score.compressionRatio, noSpeechProb: score.noSpeechProb, temperature };
+      const chunkSegments = tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(result.tokens) : result.tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(result.meanLogProb), aligned[index]);
+      segments.push(...chunkSegments.map((segment) => ({ ...segment, decoding })));
     });
     return segments;
+  }
+
+  /**
+   * `<|startofprev|>` and the prompt's last tokens, as openai-whisper builds its initial
+   * prompt: at most half the context less one (223 tokens for Whisper's 448), so the text
+   * still has room. Nothing without a prompt, or for a vocabulary without `<|startofprev|>`.
+   */
+  promptTokens(prompt: string | undefined): number[] {
+    const { tokenizer, config } = this.files;
+    const text = prompt?.trim();
+    if (!text || tokenizer.special.startOfPrev === null) return [];
+    const limit = Math.floor(config.max_target_positions / 2) - 1;
+    return [tokenizer.special.startOfPrev, ...tokenizer.encode(` ${text}`).slice(-limit)];
   }
 
   /** Words of one chunk from its alignment call, tidied as openai-whisper does. */

@@ -41,7 +41,7 @@ port.on("message", (raw: unknown) => {
       ? engine!.planChunks!({ mediaPath: message.mediaPath, signal }).then((chunks) => ({ type: "planned" as const, id: message.id, chunks }))
       : message.type === "detect"
         ? engine!.detectLanguage!({ mediaPath: message.mediaPath, window: message.window, signal }).then((language) => ({ type: "detected" as const, id: message.id, language }))
-        : engine!.transcribe({ ...message.input, signal, onProgress: (fraction) => send({ type: "progress", id: message.id, fraction }) }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments }));
+        : engine!.transcribe({ ...message.input, signal, onProgress: (fraction) => send({ type: "progress", id: message.id, fraction }) }).then((result) => ({ type: "result" as const, id: message.id, language: result.language, segments: result.segments, ...(result.wordTimings ? { wordTimings: result.wordTimings } : {}) }));
   work
     .then(send)
     .catch((error: unknown) => send({ type: "error", id: message.id, message: describeError(error), permanent: isPermanent(error) }))

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transcriptSegmentSchema, wordTimingsSchema } from "../transcript-schema";
 import { transcriptionTaskSchema } from "../../../shared/transcription-task";
 
 /** Which engine a thread builds; options are plain JSON (they cross the thread boundary). */
@@ -23,6 +24,8 @@ export const toThreadSchema = z.discriminatedUnion("type", [
       task: transcriptionTaskSchema.optional(),
       chunks: z.array(windowSchema).optional(),
       weight: z.number().int().positive().optional(),
+      seed: z.number().int().optional(),
+      prompt: z.string().optional(),
     }),
   }),
   z.object({ type: z.literal("plan"), id: z.number().int(), mediaPath: z.string() }),
@@ -33,12 +36,6 @@ export const toThreadSchema = z.discriminatedUnion("type", [
 export type ToThread = z.infer<typeof toThreadSchema>;
 
 const infoSchema = z.object({ name: z.string(), model: z.string(), provider: z.string(), languages: z.array(z.string()) });
-const segmentSchema = z.object({
-  startS: z.number(),
-  endS: z.number(),
-  text: z.string(),
-  words: z.array(z.object({ text: z.string(), startS: z.number(), endS: z.number(), confidence: z.number() })),
-});
 
 export const fromThreadSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready"), info: infoSchema, canPlan: z.boolean(), canDetect: z.boolean(), sharedBatching: z.boolean() }),
@@ -46,7 +43,7 @@ export const fromThreadSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("detected"), id: z.number().int(), language: z.string() }),
   z.object({ type: z.literal("planned"), id: z.number().int(), chunks: z.array(windowSchema) }),
   z.object({ type: z.literal("init-failed"), message: z.string() }),
-  z.object({ type: z.literal("result"), id: z.number().int(), language: z.string(), segments: z.array(segmentSchema) }),
+  z.object({ type: z.literal("result"), id: z.number().int(), language: z.string(), segments: z.array(transcriptSegmentSchema), wordTimings: wordTimingsSchema.optional() }),
   z.object({ type: z.literal("error"), id: z.number().int(), message: z.string(), permanent: z.boolean() }),
 ]);
 export type FromThread = z.infer<typeof fromThreadSchema>;

@@ -76,7 +76,7 @@ async function startEngineThread(spec: ThreadEngineSpec): Promise<Engine> {
         const waiter = pending.get(message.id);
         pending.delete(message.id);
         if (!waiter) return;
-        if (message.type === "result") waiter.resolve({ kind: "result", value: { language: message.language, segments: message.segments } });
+        if (message.type === "result") waiter.resolve({ kind: "result", value: { language: message.language, segments: message.segments, ...(message.wordTimings ? { wordTimings: message.wordTimings } : {}) } });
         else if (message.type === "planned") waiter.resolve({ kind: "planned", chunks: message.chunks });
         else if (message.type === "detected") waiter.resolve({ kind: "detected", language: message.language });
         else waiter.reject(message.permanent ? new PermanentJobError(message.message) : new Error(message.message));

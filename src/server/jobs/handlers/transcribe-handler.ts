@@ -34,6 +34,7 @@ export function createTranscribeHandler(deps: { media: MediaService; blobs: Blob
         mediaBlobKey: media.blobKey,
         language: params.language,
         task: params.task,
+        ...(params.prompt !== undefined ? { prompt: params.prompt } : {}),
         engines: job.enginesRequested,
         ...(known ? { media: known } : {}),
       };
@@ -78,16 +79,16 @@ function transcriptSteps(jobId: string, mediaFileId: string, transcriptId: strin
     // The worker's probe of the file it actually decoded is the authority on these facts.
     sql(`UPDATE "MediaFile" SET "durationS" = ?, "format" = ?, "sampleRateHz" = ?, "channels" = ? WHERE "id" = ?`, m.durationS, m.format, m.sampleRateHz, m.channels, mediaFileId),
     sql(
-      `INSERT INTO "Transcript" ("id", "jobId", "language", "engine", "text", "durationS", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      transcriptId, jobId, result.language, result.engine.name, result.segments.map((segment) => segment.text).join(" ").trim(), m.durationS, new Date(),
+      `INSERT INTO "Transcript" ("id", "jobId", "language", "engine", "text", "durationS", "wordTimings", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      transcriptId, jobId, result.language, result.engine.name, result.segments.map((segment) => segment.text).join(" ").trim(), m.durationS, result.wordTimings ?? null, new Date(),
     ),
   ];
   for (let start = 0; start < result.segments.length; start += SEGMENT_ROWS_PER_INSERT) {
     const chunk = result.segments.slice(start, start + SEGMENT_ROWS_PER_INSERT);
     steps.push(
       sql(
-        `INSERT INTO "TranscriptSegment" ("transcriptId", "index", "startS", "endS", "text", "words") VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((segment, offset) => [transcriptId, start + offset, segment.startS, segment.endS, segment.text, JSON.stringify(segment.words)]),
+        `INSERT INTO "TranscriptSegment" ("transcriptId", "index", "startS", "endS", "text", "words", "decoding") VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((segment, offset) => [transcriptId, start + offset, segment.startS, segment.endS, segment.text, JSON.stringify(segment.words), segment.decoding ? JSON.stringify(segment.decoding) : null]),
       ),
     );
   }

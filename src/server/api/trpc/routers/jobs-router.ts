@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { jobStatusSchema } from "../../../jobs/job-status";
-import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, subtitleLayoutSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
+import { batchJobTypeSchema, isBatchType, singleJobTypeSchema, subtitleLayoutSchema, transcriptionPromptSchema, transcriptionTaskSchema } from "../../../jobs/job-types";
 import { convertOptionsSchema } from "../../../media/convert-media";
 import { jobChangeFilterSchema, streamJobChanges } from "../../../services/job-change-stream";
 import { MAX_EDITED_SRT_BYTES } from "../../../services/job-service";
@@ -28,6 +28,8 @@ export const jobsRouter = router({
         queue: z.boolean().default(true),
         /** Characters per line and lines per cue of the srt and vtt outputs (default 42, 2). */
         subtitles: subtitleLayoutSchema.optional(),
+        /** Text to condition the decoder on (names, spellings, style), as OpenAI's `prompt`. Whisper only. */
+        prompt: transcriptionPromptSchema.optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
@@ -37,6 +39,7 @@ export const jobsRouter = router({
         language: input.language,
         task: input.task,
         ...(input.subtitles ? { subtitles: input.subtitles } : {}),
+        ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
         enginesRequested: input.parallelEngines,
         origin: "trpc",
         admission: input.queue ? "queue" : "immediate",
@@ -63,6 +66,8 @@ export const jobsRouter = router({
         webhook: batchWebhookSchema.optional(),
         /** batch_transcribe, batch_generate_srt: characters per line and lines per cue of every file's srt and vtt. */
         subtitles: subtitleLayoutSchema.optional(),
+        /** batch_transcribe, batch_generate_srt: text every file's decoding is conditioned on. Whisper only. */
+        prompt: transcriptionPromptSchema.optional(),
       }).refine((input) => input.mediaFileIds.length + input.mediaUrls.length >= 1, "Give mediaFileIds or mediaUrls"),
     )
     .mutation(async ({ ctx, input }) => {
@@ -73,6 +78,7 @@ export const jobsRouter = router({
           ...(input.convert ? { convert: input.convert } : {}),
           ...(input.webhook ? { webhooks: [batchWebhook(input.webhook)] } : {}),
           ...(input.subtitles ? { subtitles: input.subtitles } : {}),
+          ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
           type: input.type,
           mediaFileIds: [...input.mediaFileIds, ...fetched],
           fixSrt: { ...(input.model ? { model: input.model } : {}), ...(input.systemMessage ? { systemMessage: input.systemMessage } : {}) },

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { GreedyGroup } from "../../src/server/asr/whisper/decode-groups";
+import { DecodeScheduler } from "../../src/server/asr/whisper/decode-scheduler";
+import { loadWhisperModelFiles } from "../../src/server/asr/whisper/model-files";
+import { DEFAULT_WHISPER_OPTIONS, WhisperEngine } from "../../src/server/asr/whisper/whisper-engine";
+import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
+
+/**
+ * An initial prompt reaches the decoder: the engine builds `<|startofprev|>` + the prompt's
+ * BPE tokens + the start sequence exactly as the PyTorch reference did (generate.py
+ * `transcribe_with_prompt`), and the scheduler decodes the reference's tokens from it.
+ */
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
+const reference = JSON.parse(fs.readFileSync(path.join(FIXTURES, "whisper-tiny/reference/reference.json"), "utf8")) as {
+  greedy: { name: string; prompt: number[]; tokens: number[]; prompt_text?: string }[];
+};
+const withPrompt = reference.greedy.find((case_) => case_.name === "transcribe_with_prompt")!;
+const withoutPrompt = reference.greedy.find((case_) => case_.name === "transcribe")!;
+const logMel = (() => {
+  const bytes = fs.readFileSync(path.join(FIXTURES, "whisper-tiny/reference/log_mel.f32"));
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+})();
+const CLIP = path.join(FIXTURES, "whisper-tiny/reference/clip.wav");
+const signal = () => new AbortController().signal;
+
+describe("Whisper initial prompt", () => {
+  let engine: WhisperEngine;
+  before(async () => {
+    engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: path.join(FIXTURES, "whisper-tiny-positions"), maxNewTokens: 24, temperatures: [0] });
+  });
+  after(() => engine.close());
+
+  it("builds <|startofprev|> and the prompt's tokens as the reference (BPE encoding included)", () => {
+    assert.ok(withPrompt.prompt_text);
+    const startSequence = withoutPrompt.prompt;
+    assert.deepEqual([...engine.promptTokens(withPrompt.prompt_text), ...startSequence], withPrompt.prompt);
+    assert.deepEqual(engine.promptTokens("   "), [], "a blank prompt is no prompt");
+    // Only the last 223 tokens are kept (half of Whisper's 448 positions, less one).
+    const long = engine.promptTokens("word ".repeat(400));
+    assert.equal(long.length, 1 + 223);
+  });
+
+  it("the prompt's tokens reach the decoder: the scheduler decodes the reference's tokens from it", async () => {
+    const files = await loadWhisperModelFiles(path.join(FIXTURES, "whisper-tiny-positions"), "fp32");
+    const sessions = await WhisperSessions.create(files, { provider: "cpu", intraOpThreads: 2 });
+    try {
+      const scheduler = new DecodeScheduler(sessions, { maxRows: 2, encodeBatch: 2 });
+      // Both in one batch: rows at different positions (prompt lengths 3 and 3 + the prompt's).
+      const [prompted, plain] = await scheduler.decode({
+        chunks: [withPrompt, withoutPrompt].map((case_) => ({ features: () => logMel, prompt: case_.prompt, group: () => new GreedyGroup({ maxNewTokens: case_.tokens.length, endOfText: -1 }) })),
+        weight: 1,
+        signal: signal(),
+      });
+      assert.deepEqual(prompted!.tokens, withPrompt.tokens);
+      assert.deepEqual(plain!.tokens, withoutPrompt.tokens);
+      assert.notDeepEqual(withPrompt.tokens, withoutPrompt.tokens, "the prompt changes what the model says");
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  it("a transcription with a prompt decodes differently, and the alignment still covers its words", async () => {
+    const plain = await engine.transcribe({ mediaPath: CLIP, language: "en", signal: signal() });
+    const prompted = await engine.transcribe({ mediaPath: CLIP, language: "en", prompt: withPrompt.prompt_text!, signal: signal() });
+    assert.notDeepEqual(
+      prompted.segments.map((segment) => segment.text),
+      plain.segments.map((segment) => segment.text),
+    );
+    for (const segment of prompted.segments) assert.ok(segment.words.length > 0 && segment.words.every((word) => word.startS >= 0 && word.endS <= 5));
+  });
+});
