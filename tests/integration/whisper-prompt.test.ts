@@ -8,6 +8,7 @@ import { DecodeScheduler } from "../../src/server/asr/whisper/decode-scheduler";
 import { loadWhisperModelFiles } from "../../src/server/asr/whisper/model-files";
 import { DEFAULT_WHISPER_OPTIONS, WhisperEngine } from "../../src/server/asr/whisper/whisper-engine";
 import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
+import { librivoxClips, makeAudio, makeTempDir } from "../helpers/fixtures";
 
 /**
  * An initial prompt reaches the decoder: the engine builds `<|startofprev|>` + the prompt's
@@ -71,5 +72,31 @@ describe("Whisper initial prompt", () => {
       plain.segments.map((segment) => segment.text),
     );
     for (const segment of prompted.segments) assert.ok(segment.words.length > 0 && segment.words.every((word) => word.startS >= 0 && word.endS <= 5));
+  });
+
+  it("conditions each window on the text before it when asked (condition_on_previous_text), alone or batched", async () => {
+    const dir = await makeTempDir();
+    const conditioned = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: path.join(FIXTURES, "whisper-tiny-positions"), maxNewTokens: 24, temperatures: [0], conditionOnPreviousText: true });
+    try {
+      const clips = librivoxClips();
+      // Three windows: the clips are more than 30 s apart, so no window can hold two.
+      const file = await makeAudio(clips.slice(0, 3).flatMap((clip) => [{ kind: "file" as const, path: clip.path }, { kind: "silence" as const, durationS: 31 }]), { dir: dir.dir, name: "three-windows.wav" });
+      const chunks = await engine.planChunks({ mediaPath: file, signal: signal() });
+      assert.equal(chunks.length, 3);
+      const plain = await engine.transcribe({ mediaPath: file, chunks, language: "en", signal: signal() });
+      const alone = await conditioned.transcribe({ mediaPath: file, chunks, language: "en", signal: signal() });
+      const windowOf = (result: typeof plain, index: number) => result.segments.filter((segment) => segment.startS >= chunks[index]!.startS - 1e-6 && segment.startS < chunks[index]!.endS).map((segment) => segment.text);
+      // The first window has nothing before it: as unconditioned. Later ones are prompted.
+      assert.deepEqual(windowOf(alone, 0), windowOf(plain, 0));
+      assert.notDeepEqual([windowOf(alone, 1), windowOf(alone, 2)], [windowOf(plain, 1), windowOf(plain, 2)], "the previous text changed later windows");
+      const [batched] = await Promise.all([
+        conditioned.transcribe({ mediaPath: file, chunks, language: "en", signal: signal() }),
+        conditioned.transcribe({ mediaPath: CLIP, language: "en", signal: signal() }),
+      ]);
+      assert.deepEqual(batched, alone);
+    } finally {
+      await conditioned.close();
+      await dir.cleanup();
+    }
   });
 });

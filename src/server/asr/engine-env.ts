@@ -34,6 +34,8 @@ export const engineEnvSchema = z.object({
    * too unlikely (openai-whisper's fallback, temperatures 0.2 … 1.0); false decodes once at 0.
    */
   ASR_TEMPERATURE_FALLBACK: booleanString.default(true),
+  /** Whisper: prompt each 30 s window with the text decoded before it (openai-whisper's condition_on_previous_text). */
+  ASR_CONDITION_ON_PREVIOUS_TEXT: booleanString.default(false),
   /** Path of a module exporting `createEngineFactory(): EngineFactory`; replaces ASR_ENGINE. */
   ASR_ENGINE_MODULE: z.string().min(1).optional(),
 });
@@ -51,6 +53,7 @@ export type EngineConfig = {
   asrBeamSize: number;
   asrEncoderArena: boolean;
   asrTemperatureFallback: boolean;
+  asrConditionOnPreviousText: boolean;
   asrEngineModule: string | undefined;
 };
 
@@ -67,6 +70,7 @@ export function engineConfigFrom(e: z.infer<typeof engineEnvSchema>, dataDir: st
     asrBeamSize: e.ASR_BEAM_SIZE,
     asrEncoderArena: e.ASR_ENCODER_ARENA,
     asrTemperatureFallback: e.ASR_TEMPERATURE_FALLBACK,
+    asrConditionOnPreviousText: e.ASR_CONDITION_ON_PREVIOUS_TEXT,
     asrEngineModule: e.ASR_ENGINE_MODULE,
   };
 }

@@ -11,7 +11,7 @@ import { loadWhisperModelFiles } from "./whisper/model-files";
 import { DEFAULT_WHISPER_OPTIONS, type WhisperEngineOptions } from "./whisper/whisper-engine";
 import { createThreadedEngineFactory } from "./worker/threaded-engine";
 
-type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "asrBeamSize" | "asrEncoderArena" | "asrTemperatureFallback" | "asrModelCache">;
+type EngineConfig = Pick<AppConfig, "asrEngine" | "asrEngineModule" | "asrModelDir" | "asrModel" | "asrModelVariant" | "asrProvider" | "asrThreads" | "asrBatchSize" | "asrBeamSize" | "asrEncoderArena" | "asrTemperatureFallback" | "asrConditionOnPreviousText" | "asrModelCache">;
 
 const HOW_TO_GET_A_MODEL =
   "set ASR_MODEL_DIR to a Whisper ONNX export, or run `npm run models -- download onnx-community/whisper-base` and set ASR_MODEL=onnx-community/whisper-base, or install PocketSphinx (apt-get install pocketsphinx pocketsphinx-en-us)";
@@ -52,6 +52,7 @@ function whisperFactory(config: EngineConfig, modelDir: string): EngineFactory {
     beamSize: config.asrBeamSize,
     encoderArena: config.asrEncoderArena,
     ...(config.asrTemperatureFallback ? {} : { temperatures: [0] }),
+    conditionOnPreviousText: config.asrConditionOnPreviousText,
   };
   // One worker thread holds the model and serves every slot (continuous batching across
   // jobs), so decoding never blocks the HTTP event loop and PARALLEL costs no memory.

@@ -6,15 +6,12 @@ import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
 import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
-import { BeamGroup, GreedyGroup, SampledGroup, type DecodedSequence, type GroupRules, type SequenceGroup } from "./decode-groups";
 import { DecodeScheduler, type DecodeSchedulerStats } from "./decode-scheduler";
-import { attemptSeed, BEST_OF, COMPRESSION_RATIO_THRESHOLD, compressionRatio, judgedSilent, LOG_PROB_THRESHOLD, needsFallback, OPENAI_TEMPERATURES, seededRandom, type AttemptScore } from "./fallback";
-import { greedyDecode, logSoftmaxAt } from "./greedy-decode";
+import { BEST_OF, COMPRESSION_RATIO_THRESHOLD, LOG_PROB_THRESHOLD, OPENAI_TEMPERATURES } from "./fallback";
+import { FileDecode, previousTextTokens, type FileDecodeSettings } from "./file-decode";
+import { greedyDecode } from "./greedy-decode";
 import { LogMelExtractor } from "./log-mel";
 import { loadWhisperModelFiles, type WhisperModelFiles } from "./model-files";
-import { cutTrailingLoop, endsInLoop } from "./repetition";
-import { createWhisperLogitRules } from "./timestamp-rules";
-import { tokensToSegments } from "./tokens-to-segments";
 import { alignDecoderOutput, tidyAlignedWords, type AlignedWord } from "./word-alignment";
 import { WhisperSessions, type DecoderStep } from "./whisper-sessions";
 
@@ -49,6 +46,11 @@ export const whisperEngineOptionsSchema = z.object({
   stopOnLoops: z.boolean().default(true),
   /** Keep the encoder's activations in onnxruntime's arena between runs (see WhisperSessions.create). */
   encoderArena: z.boolean().default(true),
+  /**
+   * openai-whisper's condition_on_previous_text: each window is prompted with the text decoded
+   * before it. Its windows then decode one after another (other files still share the batch).
+   */
+  conditionOnPreviousText: z.boolean().default(false),
 });
 export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
@@ -67,6 +69,7 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   minNewTokens: 0,
   stopOnLoops: true,
   encoderArena: true,
+  conditionOnPreviousText: false,
 };
 
 const SAMPLE_RATE = 16_000;
@@ -89,6 +92,7 @@ export class WhisperEngine implements Engine {
    */
   readonly wordTimings: Extract<WordTimings, "aligned" | "proportional">;
   private readonly alignmentHeads: readonly (readonly [number, number])[];
+  private readonly settings: FileDecodeSettings;
 
   private constructor(
     private readonly files: WhisperModelFiles,
@@ -105,6 +109,15 @@ export class WhisperEngine implements Engine {
     // A sampled retry takes bestOf rows: the batch must hold one, whatever the batch size.
     const widest = Math.max(options.beamSize, options.temperatures.some((t) => t > 0) ? options.bestOf : 1);
     this.scheduler = new DecodeScheduler(sessions, { maxRows: Math.max(chunksPerCall * options.beamSize, widest), encodeBatch: chunksPerCall, maxChunks: chunksPerCall });
+    this.settings = {
+      temperatures: options.temperatures,
+      thresholds: { compressionRatio: options.compressionRatioThreshold, logProb: options.logProbThreshold, noSpeech: options.noSpeechThreshold },
+      bestOf: options.bestOf,
+      beamSize: options.beamSize,
+      maxNewTokens: options.maxNewTokens,
+      minNewTokens: options.minNewTokens,
+      stopOnLoops: options.stopOnLoops,
+    };
     this.alignmentHeads = files.generation.alignment_heads ?? [];
     this.wordTimings = sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
     this.info = {
@@ -136,7 +149,7 @@ export class WhisperEngine implements Engine {
     const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
-    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, previousText: this.promptTokens(input.prompt), signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
+    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
     return { language: task === "translate" ? "en" : language, segments, wordTimings: this.wordTimings };
   }
@@ -207,125 +220,37 @@ export class WhisperEngine implements Engine {
 
   /**
    * Hands the chunks to the shared scheduler, which decodes them alongside every other
-   * transcription in flight, and turns each chunk's tokens into timed segments.
+   * transcription in flight (FileDecode: fallback, alignment, segments).
    */
-  private async decodeChunks(
+  private decodeChunks(
     audio: Float32Array,
     chunks: readonly AudioChunk[],
-    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; previousText: readonly number[]; signal: AbortSignal; onProgress?: (fraction: number) => void },
+    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; prompt: string | undefined; signal: AbortSignal; onProgress?: (fraction: number) => void },
   ): Promise<TranscriptSegment[]> {
-    const { tokenizer, generation } = this.files;
-    const { special } = tokenizer;
-    // The alignment call runs over this start alone (openai-whisper's sot_sequence); decoding
-    // puts the previous text (the prompt) in front of it.
-    const startSequence = [special.startOfTranscript, special.languages.get(request.language)!, request.task === "translate" ? special.translate : special.transcribe];
-    const prompt = [...request.previousText, ...startSequence];
-    const whisperRules = createWhisperLogitRules({
-      special,
-      suppressTokens: generation.suppress_tokens,
-      beginSuppressTokens: generation.begin_suppress_tokens,
-      timestamps: true,
-      maxInitialTimestampS: 1,
-    });
-    const rules: GroupRules = {
-      maxNewTokens: Math.min(this.options.maxNewTokens, generation.max_length - prompt.length),
-      endOfText: special.endOfText,
-      filterLogits: (logits, generated) => {
-        whisperRules(logits, generated);
-        if (generated.length < this.options.minNewTokens) logits[special.endOfText] = -Infinity;
+    const { prompt, ...rest } = request;
+    const decode = new FileDecode(
+      {
+        files: this.files,
+        scheduler: this.scheduler,
+        settings: this.settings,
+        features: (chunk) => this.features(audio, [chunk]),
+        aligner: this.wordTimings === "aligned" ? { layers: [...new Set(this.alignmentHeads.map(([layer]) => layer))], align: (output, tokens, promptLength, chunk) => this.alignChunk(output, tokens, promptLength, chunk, request.language) } : null,
       },
-      ...(this.options.stopOnLoops ? { shouldStop: (generated: readonly number[]) => endsInLoop(generated) } : {}),
-    };
-    const noSpeech = new Array<number>(chunks.length).fill(0);
-    const thresholds = { compressionRatio: this.options.compressionRatioThreshold, logProb: this.options.logProbThreshold, noSpeech: this.options.noSpeechThreshold };
-    const textOf = (tokens: readonly number[]) => (this.options.stopOnLoops ? cutTrailingLoop(tokens) : tokens).filter((token) => token < special.endOfText);
-    const scoreOf = (index: number, { tokens, meanLogProb, looped }: DecodedSequence): AttemptScore => ({
-      avgLogProb: meanLogProb,
-      // Of the text as decoded, loop and all: the repetition is what the ratio measures.
-      compressionRatio: compressionRatio(tokenizer.decode(tokens).trim()),
-      noSpeechProb: noSpeech[index]!,
-      looped: looped ?? false,
-    });
-    const { temperatures } = this.options;
-    const final = new Array<{ result: DecodedSequence; score: AttemptScore; temperature: number } | undefined>(chunks.length);
-    /** Whether this attempt stands: it passes the checks, or there is no higher temperature to try. */
-    const stands = (index: number, result: DecodedSequence, attempt: number) => attempt === temperatures.length - 1 || !needsFallback(scoreOf(index, result), thresholds);
-    const aligned = new Array<AlignedWord[] | undefined>(chunks.length);
-    const alignmentLayers = [...new Set(this.alignmentHeads.map(([layer]) => layer))];
-    const totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
-    let doneS = 0;
-    let pending = chunks.map((_, index) => index);
-    for (let attempt = 0; attempt < temperatures.length && pending.length > 0; attempt++) {
-      const temperature = temperatures[attempt]!;
-      const group = (index: number): SequenceGroup => {
-        if (temperature > 0) return new SampledGroup(rules, temperature, this.options.bestOf, seededRandom(attemptSeed(request.seed, index, attempt)));
-        return this.options.beamSize > 1 ? new BeamGroup(rules, this.options.beamSize) : new GreedyGroup(rules);
-      };
-      const decoded = await this.scheduler.decode({
-        chunks: pending.map((index) => ({
-          features: () => this.features(audio, [chunks[index]!]),
-          prompt,
-          group: () => group(index),
-          onPromptLogits: (logits: Float32Array) => {
-            if (special.noSpeech !== null) noSpeech[index] = Math.exp(logSoftmaxAt(logits, special.noSpeech));
-          },
-          ...(this.wordTimings === "aligned"
-            ? {
-                alignment: {
-                  layers: alignmentLayers,
-                  // Only the attempt that stands is aligned, and only if it is kept (not judged silent).
-                  tokensFor: (result: DecodedSequence) => {
-                    const text = textOf(result.tokens);
-                    if (!text.length || !stands(index, result, attempt) || judgedSilent(scoreOf(index, result), thresholds)) return null;
-                    return [...startSequence, special.noTimestamps, ...text, special.endOfText];
-                  },
-                  read: (output: DecoderStep, tokens: readonly number[]) => {
-                    aligned[index] = this.alignChunk(output, tokens, startSequence.length, chunks[index]!, request.language);
-                  },
-                },
-              }
-            : {}),
-        })),
-        weight: request.weight,
-        signal: request.signal,
-        onChunkDone: (k) => {
-          // Progress counts a chunk once, at its first attempt; retries are rare and short.
-          if (attempt > 0) return;
-          doneS += chunks[pending[k]!]!.endS - chunks[pending[k]!]!.startS;
-          request.onProgress?.(totalS > 0 ? doneS / totalS : 1);
-        },
-      });
-      const retry: number[] = [];
-      decoded.forEach((result, k) => {
-        const index = pending[k]!;
-        final[index] = { result, score: scoreOf(index, result), temperature };
-        if (!stands(index, result, attempt)) retry.push(index);
-      });
-      pending = retry;
-    }
-    const segments: TranscriptSegment[] = [];
-    final.forEach((attempt, index) => {
-      if (!attempt || judgedSilent(attempt.score, thresholds)) return;
-      const chunk = chunks[index]!;
-      const { result, score, temperature } = attempt;
-      const decoding = { avgLogProb: score.avgLogProb, compressionRatio: score.compressionRatio, noSpeechProb: score.noSpeechProb, temperature };
-      const chunkSegments = tokensToSegments(this.options.stopOnLoops ? cutTrailingLoop(result.tokens) : result.tokens, tokenizer, request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(result.meanLogProb), aligned[index]);
-      segments.push(...chunkSegments.map((segment) => ({ ...segment, decoding })));
-    });
-    return segments;
+      chunks,
+      { ...rest, initialPrompt: this.initialPrompt(prompt) },
+    );
+    return this.options.conditionOnPreviousText ? decode.inOrder() : decode.inRounds();
   }
 
-  /**
-   * `<|startofprev|>` and the prompt's last tokens, as openai-whisper builds its initial
-   * prompt: at most half the context less one (223 tokens for Whisper's 448), so the text
-   * still has room. Nothing without a prompt, or for a vocabulary without `<|startofprev|>`.
-   */
-  promptTokens(prompt: string | undefined): number[] {
-    const { tokenizer, config } = this.files;
+  /** The prompt's BPE tokens (a leading space, as openai-whisper encodes it); none for a blank one. */
+  private initialPrompt(prompt: string | undefined): number[] {
     const text = prompt?.trim();
-    if (!text || tokenizer.special.startOfPrev === null) return [];
-    const limit = Math.floor(config.max_target_positions / 2) - 1;
-    return [tokenizer.special.startOfPrev, ...tokenizer.encode(` ${text}`).slice(-limit)];
+    return text ? this.files.tokenizer.encode(` ${text}`) : [];
+  }
+
+  /** The decoder's previous-text tokens for a prompt: `<|startofprev|>` and its last 223 tokens. */
+  promptTokens(prompt: string | undefined): number[] {
+    return previousTextTokens(this.files, this.initialPrompt(prompt));
   }
 
   /** Words of one chunk from its alignment call, tidied as openai-whisper does. */
