@@ -42,6 +42,8 @@ const { values } = parseArgs({
     tokens: { type: "string", default: "32" },
     runs: { type: "string", default: "3" },
     parallel: { type: "string", default: "4" },
+    /** "false": no word alignment pass, to measure what alignment costs. */
+    words: { type: "string", default: "true" },
     batch: { type: "string", default: "8" },
     /** Internal: the configuration a child process runs (A, B or C). */
     child: { type: "string" },
@@ -75,7 +77,7 @@ function labelOf(config: Config): string {
 
 function engineOptions(intraOpThreads: number, batchSize: number) {
   const tokens = Number(values.tokens);
-  return { modelDir: path.resolve(values.model!), intraOpThreads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false };
+  return { modelDir: path.resolve(values.model!), intraOpThreads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false, temperatures: [0], wordTimestamps: values.words !== "false" };
 }
 
 /**
@@ -141,7 +143,7 @@ async function runChild(config: Config, files: string[]): Promise<ChildResult> {
 
 function child(config: Config, dir: string): ChildResult {
   const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--child", config, "--inputs", dir];
-  for (const name of ["model", "tokens", "parallel", "batch"] as const) args.push(`--${name}`, values[name]!);
+  for (const name of ["model", "tokens", "parallel", "batch", "words"] as const) args.push(`--${name}`, values[name]!);
   const result = spawnSync(process.execPath, args, {
     cwd: ROOT,
     encoding: "utf8",

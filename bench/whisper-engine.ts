@@ -4,7 +4,10 @@
  * tools/whisper-test-model) and the same 10 files of 60 s, with the decoded tokens per chunk
  * fixed so both do equal work. Each engine runs in its own child process so peak RSS is its own.
  *
- *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10] [--runs 3]
+ *   npx tsx bench/whisper-engine.ts [--model DIR] [--tokens 32] [--files 10] [--runs 3] [--words false]
+ *
+ * Our engine decodes each chunk once at temperature 0 (no fallback: the random weights would
+ * fail its checks on every chunk) and aligns words when the model can (--words false: not).
  *
  * "Ours" is the production configuration: one batching engine (2 threads, batch 8) with 4
  * files in flight (PARALLEL=4); today's default (2 slots × 1 thread, one file per slot) is
@@ -38,6 +41,8 @@ const { values } = parseArgs({
     parallel: { type: "string", default: "1" },
     inputs: { type: "string" },
     runs: { type: "string", default: "3" },
+    /** "false": no word alignment pass (the engine's words are spread), to measure what alignment costs. */
+    words: { type: "string", default: "true" },
   },
 });
 
@@ -62,7 +67,7 @@ async function runOurs(inputs: string[], slots: number, threads: number, batchSi
   const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
   const engines = await Promise.all(
     Array.from({ length: slots }, () =>
-      WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false }),
+      WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false, temperatures: [0], wordTimestamps: values.words !== "false" }),
     ),
   );
   const signal = new AbortController().signal;
@@ -114,7 +119,7 @@ async function runTransformersJs(inputs: string[], tokens: number): Promise<Chil
 async function runLong(file: string, batchSize: number, threads: number, tokens: number): Promise<ChildResult> {
   const { WhisperEngine, DEFAULT_WHISPER_OPTIONS } = await import("../src/server/asr/whisper/whisper-engine");
   const { transcribeMedia } = await import("../src/server/asr/transcribe-media");
-  const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false });
+  const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: values.model!, intraOpThreads: threads, batchSize, maxNewTokens: tokens, minNewTokens: tokens, stopOnLoops: false, temperatures: [0], wordTimestamps: values.words !== "false" });
   const started = performance.now();
   const out = await transcribeMedia({ mediaPath: file, language: "en", engines: [engine], signal: new AbortController().signal });
   const wallS = (performance.now() - started) / 1000;
@@ -137,7 +142,7 @@ function median(values: readonly number[]): number {
 }
 
 function child(mode: string, extra: string[]): ChildResult {
-  const result = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, "--model", values.model!, "--tokens", values.tokens!, ...extra], {
+  const result = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", mode, "--model", values.model!, "--tokens", values.tokens!, "--words", values.words!, ...extra], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,

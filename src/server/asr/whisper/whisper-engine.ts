@@ -51,6 +51,8 @@ export const whisperEngineOptionsSchema = z.object({
    * before it. Its windows then decode one after another (other files still share the batch).
    */
   conditionOnPreviousText: z.boolean().default(false),
+  /** Align words to the audio where the model can (one more decoder pass per window); false: spread them. */
+  wordTimestamps: z.boolean().default(true),
 });
 export type WhisperEngineOptions = z.infer<typeof whisperEngineOptionsSchema>;
 
@@ -70,6 +72,7 @@ export const DEFAULT_WHISPER_OPTIONS: Omit<WhisperEngineOptions, "modelDir"> = {
   stopOnLoops: true,
   encoderArena: true,
   conditionOnPreviousText: false,
+  wordTimestamps: true,
 };
 
 const SAMPLE_RATE = 16_000;
@@ -119,7 +122,7 @@ export class WhisperEngine implements Engine {
       stopOnLoops: options.stopOnLoops,
     };
     this.alignmentHeads = files.generation.alignment_heads ?? [];
-    this.wordTimings = sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
+    this.wordTimings = options.wordTimestamps && sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
     this.info = {
       name: "whisper-onnx",
       model: `${path.basename(files.dir)} (${options.variant})`,
