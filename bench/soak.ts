@@ -50,6 +50,7 @@ import { addCleanup, removeCleanup, runBench } from "./lib/lifecycle";
 import { fdCounts, machineCpuMs, processCpuMs, rssBytes, type FdCounts } from "./lib/proc";
 import { databaseFor, startInstantServer, type DatabaseKind } from "./lib/servers";
 import { mean, percentile } from "./lib/stats";
+import { mulberry32 as seededRandom } from "../src/shared/seeded-random";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -138,17 +139,6 @@ type UploadRoute = (typeof UPLOAD_ROUTES)[number];
 
 const TRANSCRIPT_FORMATS = ["txt", "srt", "json"] as const;
 
-/** mulberry32: a small seeded generator, so a run's mix can be repeated. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pickKind(random: () => number): OpKind {
   const total = MIX.reduce((sum, entry) => sum + entry.weight, 0);

@@ -71,7 +71,8 @@ describe("temperature fallback", () => {
     const vocab = 50;
     const logits = () => Float32Array.from({ length: vocab }, (_, i) => Math.sin(i * 1.7) * 3);
     const run = (seed: number) => {
-      const group = new SampledGroup({ maxNewTokens: 6, endOfText: 49 }, 1.0, 5, seededRandom(seed));
+      // No end-of-text: every sample runs its 6 tokens.
+      const group = new SampledGroup({ maxNewTokens: 6, endOfText: -1 }, 1.0, 5, seededRandom(seed));
       let advance = group.advance([logits()]);
       while (!group.finished) advance = group.advance(advance.tokens.map(() => logits()));
       return group.result();

@@ -5,6 +5,7 @@ import { buildCues, segmentWords, type Cue, type CueRules } from "../../src/serv
 import { wrapBalanced } from "../../src/server/subtitles/line-wrap";
 import { breakKind, isFunctionWord } from "../../src/server/subtitles/break-points";
 import { NETFLIX_RULES, subtitleRuleViolations, type ExpectedRules, type RuleStats } from "../helpers/subtitle-rules";
+import { mulberry32 } from "../../src/shared/seeded-random";
 
 /**
  * Words spoken back to back from `startS`, `wordS` each with `gapS` between them; a token
@@ -213,17 +214,6 @@ describe("subtitle layout: timing", () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so every run checks the same streams. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCABULARY = (
   "the a an and or but of to in on at with from for by over the the and " +
@@ -242,7 +232,7 @@ const VOCABULARY = (
  * few of them without word timings.
  */
 function generatedTranscript(seed: number): TranscriptSegment[] {
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const charsPerS = seed % 5 === 0 ? 22 + random() * 4 : 10 + random() * 8;
   const words: TranscriptWord[] = [];

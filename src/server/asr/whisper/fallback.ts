@@ -1,4 +1,5 @@
 import zlib from "node:zlib";
+import { mulberry32 } from "../../../shared/seeded-random";
 
 /**
  * openai-whisper's temperature fallback (transcribe.py, decode_with_fallback): a chunk whose
@@ -45,21 +46,8 @@ export function needsFallback(score: AttemptScore, thresholds: FallbackThreshold
   return tooRepetitive || tooUnlikely;
 }
 
-/**
- * A seeded uniform generator in [0, 1) (SplitMix32-style mixing of a 32-bit counter): the
- * same seed gives the same samples on every machine, so a job's sampled text repeats.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 0x1_0000_0000;
-  };
-}
+/** The generator sampling draws from: seeded, so the same seed samples the same tokens everywhere. */
+export const seededRandom = mulberry32;
 
 /** The seed of one chunk's attempt: the job's seed mixed with the chunk and attempt numbers. */
 export function attemptSeed(jobSeed: number, chunkIndex: number, attempt: number): number {
