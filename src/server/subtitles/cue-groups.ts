@@ -1,6 +1,6 @@
 import type { TranscriptWord } from "../asr/engine";
 import { breakKind, isFunctionWord, type BreakKind } from "./break-points";
-import type { CueRules } from "./cues";
+import type { LayoutRules } from "./cue-rules";
 import { LineCounter } from "./line-wrap";
 
 /**
@@ -31,8 +31,6 @@ const CPS_COST_PER_CHAR = 100;
 /** Per second a cue falls short of minCueS even when extended as far as it may go. */
 const SHORT_COST_PER_S = 3000;
 
-/** Layout rules with every default filled in. */
-export type LayoutRules = Required<CueRules>;
 
 /**
  * Splits time-ordered words into cue-sized groups: never across a pause longer than

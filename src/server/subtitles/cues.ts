@@ -1,9 +1,11 @@
 import { AppError } from "../errors";
 import type { TranscriptSegment, TranscriptWord } from "../asr/engine";
-import { groupWords, latestEndS, type LayoutRules } from "./cue-groups";
+import { groupWords, latestEndS } from "./cue-groups";
+import type { CueRules, LayoutRules } from "./cue-rules";
 import { wrapBalanced } from "./line-wrap";
 
 export { wrapBalanced } from "./line-wrap";
+export type { CueRules } from "./cue-rules";
 
 /** One subtitle. Times in seconds; `index` is 1-based. */
 export type Cue = {
@@ -13,28 +15,6 @@ export type Cue = {
   lines: string[];
   /** The timing line as parsed from a file; rendering writes it back unchanged (byte for byte). */
   timingLine?: string;
-};
-
-/**
- * Layout rules for subtitles, after Netflix's timed-text style guide (English): lines,
- * characters per line, cue duration, reading speed and the gap between cues.
- */
-export type CueRules = {
-  /** Characters per line (a single longer word still gets a line of its own). Default 42. */
-  maxLineChars?: number;
-  /** Lines per cue. Default 2. */
-  maxLines?: number;
-  /** Longest cue in s (a single longer word is kept whole). Default 7. */
-  maxCueS?: number;
-  /**
-   * Shortest display time in s, reached by extending the end into the gap before the next
-   * cue. Default 1 (Netflix allows 5/6 s; a full second is kinder to slow readers).
-   */
-  minCueS?: number;
-  /** Reading speed limit in characters (spaces included) per s, met by extending the end where the gap allows. Default 20. */
-  maxCharsPerS?: number;
-  /** Smallest gap between cues in s. Default 2 frames at 24 fps (83 ms on the ms grid). */
-  minGapS?: number;
 };
 
 const DEFAULT_RULES: Required<CueRules> = { maxLineChars: 42, maxLines: 2, maxCueS: 7, minCueS: 1, maxCharsPerS: 20, minGapS: 2 / 24 };
