@@ -10,6 +10,8 @@ import { loadWhisperModelFiles, type ModelVariant, type WhisperModelFiles } from
 import { alignDecoderOutput, type AlignedWord, type WarpPath } from "../../src/server/asr/whisper/word-alignment";
 import { DEFAULT_WHISPER_OPTIONS, WhisperEngine } from "../../src/server/asr/whisper/whisper-engine";
 import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
+import { decodePcm } from "../../src/server/media/decode-pcm";
+import { librivoxClips, makeAudio } from "../helpers/fixtures";
 
 /**
  * Word timings through the decode scheduler's alignment call against openai-whisper's
@@ -198,6 +200,31 @@ describe("WhisperEngine word timings", () => {
         assert.equal(new Set(segment.words.map((word) => word.confidence)).size, 1, "every word has the segment's confidence");
       }
     } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps words on the VAD's speech when a chunk holds a silence between two regions", async () => {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "whisper-gap-"));
+    const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir: path.join(FIXTURES, "whisper-tiny-positions"), maxNewTokens: 24, temperatures: [0] });
+    try {
+      const clips = librivoxClips();
+      // Two clips 8 s apart: one 30 s window holds both, silence in the middle.
+      const file = await makeAudio([{ kind: "file", path: clips[0]!.path }, { kind: "silence", durationS: 8 }, { kind: "file", path: clips[1]!.path }], { dir, name: "gap.wav" });
+      const chunks = await engine.planChunks({ mediaPath: file, signal: new AbortController().signal });
+      assert.equal(chunks.length, 1, JSON.stringify(chunks));
+      const result = await engine.transcribe({ mediaPath: file, language: "en", signal: new AbortController().signal });
+      const firstEndS = (await decodePcm(clips[0]!.path, { signal: new AbortController().signal })).length / 16_000;
+      const secondStartS = firstEndS + 8;
+      const words = result.segments.flatMap((segment) => segment.words);
+      assert.ok(words.length > 1);
+      for (const word of words) {
+        // Nothing but an edge of the silence (the VAD pads speech a little) may lie inside it.
+        const inside = Math.max(0, Math.min(word.endS, secondStartS - 0.5) - Math.max(word.startS, firstEndS + 0.5));
+        assert.equal(inside, 0, `"${word.text}" ${word.startS}–${word.endS} lies in the silence ${firstEndS}–${secondStartS}`);
+      }
+    } finally {
+      await engine.close();
       await fs.promises.rm(dir, { recursive: true, force: true });
     }
   });

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { loadWhisperTokenizer } from "../../src/server/asr/whisper/tokenizer";
 import { tokensToSegments } from "../../src/server/asr/whisper/tokens-to-segments";
-import { dynamicTimeWarp, medianFilterRows, splitWordTokens, tidyAlignedWords, type AlignedWord } from "../../src/server/asr/whisper/word-alignment";
+import { clipToSpeech, dynamicTimeWarp, medianFilterRows, splitWordTokens, tidyAlignedWords, type AlignedWord } from "../../src/server/asr/whisper/word-alignment";
 
 /**
  * The pieces of word alignment on small inputs whose answers come from openai-whisper's
@@ -107,5 +107,25 @@ describe("segments from aligned words", () => {
     assert.equal(segments.length, 2);
     assert.equal(segments[1]!.startS, segments[0]!.endS);
     assert.ok(segments[1]!.words.every((word) => word.startS >= segments[0]!.endS));
+  });
+});
+
+describe("words kept on speech", () => {
+  const speech = [
+    { startS: 1, endS: 3 },
+    { startS: 6, endS: 8 },
+  ];
+  it("cuts a word stretched over a silence to the region it overlaps most", () => {
+    assert.deepEqual(clipToSpeech(2.5, 5, speech), { startS: 2.5, endS: 3 });
+    assert.deepEqual(clipToSpeech(4, 6.5, speech), { startS: 6, endS: 6.5 });
+    assert.deepEqual(clipToSpeech(0.5, 7, speech), { startS: 1, endS: 3 }, "over both regions: the one it overlaps most");
+    assert.deepEqual(clipToSpeech(1.5, 2, speech), { startS: 1.5, endS: 2 }, "inside speech: unchanged");
+    assert.deepEqual(clipToSpeech(2, 2, speech), { startS: 2, endS: 2 }, "a zero-length word inside speech: unchanged");
+  });
+  it("puts a word wholly inside a silence at the edge of the nearer region", () => {
+    assert.deepEqual(clipToSpeech(3.5, 4, speech), { startS: 3, endS: 3 });
+    assert.deepEqual(clipToSpeech(5, 5.5, speech), { startS: 6, endS: 6 });
+    assert.deepEqual(clipToSpeech(9, 9.5, speech), { startS: 8, endS: 8 });
+    assert.deepEqual(clipToSpeech(9, 9.5, []), { startS: 9, endS: 9.5 }, "no regions known: as it is");
   });
 });

@@ -9,7 +9,7 @@ import type { WhisperModelFiles } from "./model-files";
 import { cutTrailingLoop, endsInLoop } from "./repetition";
 import { createWhisperLogitRules } from "./timestamp-rules";
 import { tokensToSegments } from "./tokens-to-segments";
-import type { AlignedWord } from "./word-alignment";
+import type { AlignedWord, SpeechSpan } from "./word-alignment";
 import type { DecoderStep } from "./whisper-sessions";
 
 /**
@@ -45,6 +45,8 @@ export type FileDecodeRequest = {
   seed: number;
   /** The initial prompt's tokens (after `<|startofprev|>`), already cut to fit. */
   initialPrompt: readonly number[];
+  /** The VAD's speech regions (same time base as the chunks); null when the chunks were planned elsewhere. */
+  speech: readonly SpeechSpan[] | null;
   signal: AbortSignal;
   onProgress?: (fraction: number) => void;
 };
@@ -226,6 +228,13 @@ export class FileDecode {
     return this.context.settings.stopOnLoops ? cutTrailingLoop(tokens) : [...tokens];
   }
 
+  /** The speech regions inside `chunk`, in chunk time. */
+  private speechIn(chunk: AudioChunk): SpeechSpan[] {
+    return (this.request.speech ?? [])
+      .filter((span) => span.endS > chunk.startS && span.startS < chunk.endS)
+      .map((span) => ({ startS: Math.max(span.startS, chunk.startS) - chunk.startS, endS: Math.min(span.endS, chunk.endS) - chunk.startS }));
+  }
+
   private segments(): TranscriptSegment[] {
     const segments: TranscriptSegment[] = [];
     this.kept.forEach((kept, index) => {
@@ -233,7 +242,7 @@ export class FileDecode {
       const chunk = this.chunks[index]!;
       const { result, score, temperature } = kept;
       const decoding = { avgLogProb: score.avgLogProb, compressionRatio: score.compressionRatio, noSpeechProb: score.noSpeechProb, temperature };
-      const chunkSegments = tokensToSegments(this.cleaned(result.tokens), this.context.files.tokenizer, this.request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(result.meanLogProb), this.aligned[index]);
+      const chunkSegments = tokensToSegments(this.cleaned(result.tokens), this.context.files.tokenizer, this.request.offsetS + chunk.startS, chunk.endS - chunk.startS, Math.exp(result.meanLogProb), this.aligned[index], this.speechIn(chunk));
       segments.push(...chunkSegments.map((segment) => ({ ...segment, decoding })));
     });
     return segments;

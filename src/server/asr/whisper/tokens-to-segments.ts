@@ -1,6 +1,6 @@
 import type { TranscriptSegment, TranscriptWord } from "../engine";
 import type { WhisperTokenizer } from "./tokenizer";
-import type { AlignedWord } from "./word-alignment";
+import { clipToSpeech, type AlignedWord, type SpeechSpan } from "./word-alignment";
 
 /**
  * Turns one chunk's generated tokens into timed segments. Whisper writes
@@ -21,11 +21,13 @@ export function tokensToSegments(
   chunkDurationS: number,
   confidence = 1,
   aligned?: readonly AlignedWord[],
+  /** The VAD's speech inside the chunk, in chunk time: aligned words are kept on it. */
+  speech: readonly SpeechSpan[] = [],
 ): TranscriptSegment[] {
   const segments: TranscriptSegment[] = [];
   let startS: number | null = null;
   let text: number[] = [];
-  const words = aligned ? new AlignedWordQueue(aligned, offsetS, chunkDurationS) : null;
+  const words = aligned ? new AlignedWordQueue(aligned, offsetS, chunkDurationS, speech) : null;
   const close = (endS: number) => {
     const content = tokenizer.decode(text).trim();
     const segmentWords = words?.take(text.length);
@@ -85,7 +87,7 @@ function makeSegment(text: string, startS: number, endS: number, confidence: num
   return { startS, endS, text, words };
 }
 
-/** Hands out aligned words by token count, in file time, clipped to the chunk. */
+/** Hands out aligned words by token count, in file time, kept on the chunk's speech. */
 class AlignedWordQueue {
   private next = 0;
   /** Text tokens handed out minus those of the words handed out (a word may span two segments). */
@@ -95,6 +97,7 @@ class AlignedWordQueue {
     private readonly words: readonly AlignedWord[],
     private readonly offsetS: number,
     private readonly chunkDurationS: number,
+    private readonly speech: readonly SpeechSpan[],
   ) {}
 
   /** The words whose first token lies among the next `tokenCount` text tokens. */
@@ -106,8 +109,9 @@ class AlignedWordQueue {
       this.owed -= word.tokens.length;
       const text = word.text.trim();
       if (!text) continue;
+      const onSpeech = clipToSpeech(word.startS, Math.max(word.startS, word.endS), this.speech);
       const clip = (s: number) => Math.round((this.offsetS + Math.min(Math.max(s, 0), this.chunkDurationS)) * 1000) / 1000;
-      out.push({ text, startS: clip(word.startS), endS: clip(Math.max(word.startS, word.endS)), confidence: word.probability });
+      out.push({ text, startS: clip(onSpeech.startS), endS: clip(onSpeech.endS), confidence: word.probability });
     }
     return out;
   }

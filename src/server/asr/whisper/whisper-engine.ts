@@ -5,7 +5,7 @@ import type { TranscriptionTask } from "../../../shared/transcription-task";
 import { decodePcm } from "../../media/decode-pcm";
 import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
-import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
+import { DEFAULT_VAD_OPTIONS, SileroVad, type SpeechRegion } from "../vad/silero-vad";
 import { DecodeScheduler, type DecodeSchedulerStats } from "./decode-scheduler";
 import { BEST_OF, COMPRESSION_RATIO_THRESHOLD, LOG_PROB_THRESHOLD, OPENAI_TEMPERATURES } from "./fallback";
 import { FileDecode, previousTextTokens, type FileDecodeSettings } from "./file-decode";
@@ -140,7 +140,7 @@ export class WhisperEngine implements Engine {
 
   async planChunks(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioChunk[]> {
     const audio = await decodePcm(input.mediaPath, { signal: input.signal });
-    return this.chunksOf(audio, input.signal);
+    return (await this.speechAndChunks(audio, input.signal)).chunks;
   }
 
   async transcribe(input: EngineInput): Promise<EngineTranscription> {
@@ -149,10 +149,11 @@ export class WhisperEngine implements Engine {
     const window = input.chunks ? {} : { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}) };
     const audio = await decodePcm(input.mediaPath, { ...window, signal: input.signal });
     const offsetS = input.chunks ? 0 : (input.startS ?? 0);
-    const chunks = input.chunks ? [...input.chunks] : await this.chunksOf(audio, input.signal);
+    // Chunks planned elsewhere come without the VAD's regions: words are then kept on the chunk.
+    const { chunks, speech } = input.chunks ? { chunks: [...input.chunks], speech: null } : await this.speechAndChunks(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
-    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
+    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, speech, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
     return { language: task === "translate" ? "en" : language, segments, wordTimings: this.wordTimings };
   }
@@ -173,10 +174,12 @@ export class WhisperEngine implements Engine {
     await Promise.allSettled([this.sessions.close(), this.vad.close()]);
   }
 
-  private async chunksOf(audio: Float32Array, signal: AbortSignal): Promise<AudioChunk[]> {
+  /** The VAD's speech regions and the chunks planned over them. */
+  private async speechAndChunks(audio: Float32Array, signal: AbortSignal): Promise<{ speech: SpeechRegion[]; chunks: AudioChunk[] }> {
     const { regions, scores } = await this.vad.analyse(audio, DEFAULT_VAD_OPTIONS, signal);
-    return planChunks(regions, this.files.features.nSamples / SAMPLE_RATE, scores);
+    return { speech: regions, chunks: planChunks(regions, this.files.features.nSamples / SAMPLE_RATE, scores) };
   }
+
 
   private languageCode(requested: string): string {
     const code = requested.toLowerCase().split(/[-_]/)[0] ?? requested;
@@ -228,7 +231,7 @@ export class WhisperEngine implements Engine {
   private decodeChunks(
     audio: Float32Array,
     chunks: readonly AudioChunk[],
-    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; prompt: string | undefined; signal: AbortSignal; onProgress?: (fraction: number) => void },
+    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; prompt: string | undefined; speech: readonly SpeechRegion[] | null; signal: AbortSignal; onProgress?: (fraction: number) => void },
   ): Promise<TranscriptSegment[]> {
     const { prompt, ...rest } = request;
     const decode = new FileDecode(

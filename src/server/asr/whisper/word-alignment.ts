@@ -323,3 +323,28 @@ function mergePunctuation(words: AlignedWord[]): AlignedWord[] {
   }
   return words.filter((word) => word.text !== "");
 }
+
+/** A stretch of speech the VAD found, in seconds (same time base as the words it clips). */
+export type SpeechSpan = { startS: number; endS: number };
+
+/**
+ * Keeps a word's times on speech. A chunk can hold several VAD regions with silence between
+ * them, and DTW may stretch a word over that silence: a word overlapping speech is cut to the
+ * region it overlaps most; a word wholly inside a silence is put at the edge of the nearer
+ * region. `speech` is in time order; empty: the word is left as it is.
+ */
+export function clipToSpeech(startS: number, endS: number, speech: readonly SpeechSpan[]): { startS: number; endS: number } {
+  // Already on speech (a zero-length word included: DTW often gives several words one frame).
+  if (speech.length === 0 || speech.some((span) => span.startS <= startS && endS <= span.endS)) return { startS, endS };
+  let best: SpeechSpan | null = null;
+  let bestOverlap = 0;
+  for (const span of speech) {
+    const overlap = Math.min(endS, span.endS) - Math.max(startS, span.startS);
+    if (overlap > bestOverlap) [best, bestOverlap] = [span, overlap];
+  }
+  if (best) return { startS: Math.max(startS, best.startS), endS: Math.min(endS, best.endS) };
+  const before = [...speech].reverse().find((span) => span.endS <= startS);
+  const after = speech.find((span) => span.startS >= endS);
+  const edge = !after || (before && startS - before.endS <= after.startS - endS) ? before!.endS : after.startS;
+  return { startS: edge, endS: edge };
+}
