@@ -9,6 +9,8 @@ const run = promisify(execFile);
 
 /** Debian's pocketsphinx-testdata: LibriVox speech (16 kHz mono s16 WAV) with reference texts. */
 export const LIBRIVOX_DIR = "/usr/share/pocketsphinx/test/data/librivox";
+/** pocketsphinx-testdata's other recordings with references: spoken playing cards (a grammar test, another speaker). */
+export const CARDS_DIR = "/usr/share/pocketsphinx/test/data/cards";
 
 export type SpeechClip = {
   /** e.g. "sense_and_sensibility_01_austen_64kb-0870" */
@@ -31,18 +33,30 @@ export function parseSphinxTranscription(text: string, dir: string): SpeechClip[
   return clips;
 }
 
-let clipsCache: SpeechClip[] | undefined;
+const clipsCache = new Map<string, SpeechClip[]>();
+
+/** The clips listed in `dir`'s Sphinx transcription file (empty when it is not installed). */
+function sphinxClips(dir: string, transcription: string): SpeechClip[] {
+  let clips = clipsCache.get(dir);
+  if (!clips) {
+    try {
+      clips = parseSphinxTranscription(readFileSync(path.join(dir, transcription), "utf8"), dir);
+    } catch {
+      clips = [];
+    }
+    clipsCache.set(dir, clips);
+  }
+  return clips;
+}
 
 /** The LibriVox clips (empty when pocketsphinx-testdata is not installed). */
 export function librivoxClips(): SpeechClip[] {
-  if (!clipsCache) {
-    try {
-      clipsCache = parseSphinxTranscription(readFileSync(path.join(LIBRIVOX_DIR, "transcription"), "utf8"), LIBRIVOX_DIR);
-    } catch {
-      clipsCache = [];
-    }
-  }
-  return clipsCache;
+  return sphinxClips(LIBRIVOX_DIR, "transcription");
+}
+
+/** The playing-card clips (empty when pocketsphinx-testdata is not installed). */
+export function cardsClips(): SpeechClip[] {
+  return sphinxClips(CARDS_DIR, "cards.transcription");
 }
 
 /** A temporary directory and its removal. */

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { AudioWindow, EngineTranscription } from "../../src/server/asr/engine";
 import { DEFAULT_WHISPER_OPTIONS, WhisperEngine, type WhisperEngineOptions } from "../../src/server/asr/whisper/whisper-engine";
 import { librivoxClips, makeAudio, makeTempDir, type TempDir } from "../helpers/fixtures";
+import { assertSameTranscription } from "../helpers/assertions";
 
 /**
  * Continuous batching across transcriptions: files decoded together in one engine's batch
@@ -32,24 +33,6 @@ async function splitModelDir(source: string, into: string): Promise<string> {
   return dir;
 }
 
-/** Same text and segment times; word times within a frame; confidences equal to float rounding. */
-function assertSameTranscription(actual: EngineTranscription, expected: EngineTranscription, label: string): void {
-  assert.equal(actual.language, expected.language, label);
-  assert.deepEqual(
-    actual.segments.map(({ startS, endS, text }) => ({ startS, endS, text })),
-    expected.segments.map(({ startS, endS, text }) => ({ startS, endS, text })),
-    label,
-  );
-  actual.segments.forEach((segment, i) => {
-    segment.words.forEach((word, j) => {
-      const other = expected.segments[i]!.words[j]!;
-      assert.equal(word.text, other.text, label);
-      assert.ok(Math.abs(word.confidence - other.confidence) < 1e-3, `${label}: confidence ${word.confidence} vs ${other.confidence}`);
-      // Aligned word times: one 20 ms frame at most (fp16's K/V may round differently in a batched prefill).
-      assert.ok(Math.abs(word.startS - other.startS) <= 0.02 + 1e-9 && Math.abs(word.endS - other.endS) <= 0.02 + 1e-9, `${label}: "${word.text}" at ${word.startS}–${word.endS} vs ${other.startS}–${other.endS}`);
-    });
-  });
-}
 
 describe("Whisper continuous batching (tiny random-weight model, real speech)", () => {
   let files: TempDir;

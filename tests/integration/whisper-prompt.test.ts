@@ -8,6 +8,7 @@ import { DecodeScheduler } from "../../src/server/asr/whisper/decode-scheduler";
 import { loadWhisperModelFiles } from "../../src/server/asr/whisper/model-files";
 import { DEFAULT_WHISPER_OPTIONS, WhisperEngine } from "../../src/server/asr/whisper/whisper-engine";
 import { WhisperSessions } from "../../src/server/asr/whisper/whisper-sessions";
+import { assertSameTranscription } from "../helpers/assertions";
 import { librivoxClips, makeAudio, makeTempDir } from "../helpers/fixtures";
 
 /**
@@ -93,7 +94,7 @@ describe("Whisper initial prompt", () => {
         conditioned.transcribe({ mediaPath: file, chunks, language: "en", signal: signal() }),
         conditioned.transcribe({ mediaPath: CLIP, language: "en", signal: signal() }),
       ]);
-      assert.deepEqual(batched, alone);
+      assertSameTranscription(batched, alone, "conditioned, batched with another file");
     } finally {
       await conditioned.close();
       await dir.cleanup();

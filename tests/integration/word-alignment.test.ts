@@ -158,7 +158,7 @@ for (const setup of setups) {
 describe("WhisperEngine word timings", () => {
   const clip = path.join(FIXTURES, "whisper-tiny/reference/clip.wav");
   const transcribe = async (modelDir: string, variant: ModelVariant = "fp32") => {
-    const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir, variant, maxNewTokens: 24 });
+    const engine = await WhisperEngine.create({ ...DEFAULT_WHISPER_OPTIONS, modelDir, variant, maxNewTokens: 24, temperatures: [0] });
     try {
       return await engine.transcribe({ mediaPath: clip, language: "en", signal: new AbortController().signal });
     } finally {

@@ -1,7 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PermanentJobError } from "../../src/server/errors";
-import { groupIntoSegments, parseTokenLine, resolveLanguage, type RecognisedToken } from "../../src/server/asr/pocketsphinx-engine";
+import {
+  decodeSpan,
+  groupIntoSegments,
+  keepWindow,
+  parseTokenLine,
+  resolveLanguage,
+  WINDOW_LEAD_IN_S,
+  WINDOW_RUN_OUT_S,
+  type RecognisedToken,
+} from "../../src/server/asr/pocketsphinx-engine";
 
 /** Real `pocketsphinx_continuous -time yes` output (hypothesis lines included), trimmed. */
 const OUTPUT = `and mr john guess what
@@ -55,6 +64,30 @@ describe("pocketsphinx output parsing", () => {
     assert.ok(segments.length >= 3);
     for (const segment of segments) assert.ok(segment.endS - segment.startS <= 15);
     assert.equal(segments.flatMap((segment) => segment.words).length, 100);
+  });
+});
+
+describe("pocketsphinx windows", () => {
+  it("decodes a later window from a lead-in before it and a run-out past it", () => {
+    assert.deepEqual(decodeSpan(undefined, undefined), { fromS: 0, toS: null, keepFromS: 0, keepToS: Infinity });
+    assert.deepEqual(decodeSpan(0, 70), { fromS: 0, toS: 70 + WINDOW_RUN_OUT_S, keepFromS: 0, keepToS: 70 });
+    assert.deepEqual(decodeSpan(70, 140), { fromS: 70 - WINDOW_LEAD_IN_S, toS: 140 + WINDOW_RUN_OUT_S, keepFromS: 70, keepToS: 140 });
+    // A lead-in that would reach back past the file's start starts at 0: the command line's own decode.
+    assert.deepEqual(decodeSpan(5.5, undefined), { fromS: 0, toS: null, keepFromS: 5.5, keepToS: Infinity });
+  });
+
+  it("keeps the words that start inside the window, in file time", () => {
+    const span = decodeSpan(70, 140);
+    const at = (token: string, fileS: number): RecognisedToken => ({ token, startS: fileS - span.fromS, endS: fileS - span.fromS + 0.2, confidence: 1 });
+    const tokens = [at("<s>", 55), at("lead", 69.99), at("first", 70), at("</s>", 75), at("<s>", 138), at("last", 139.99), at("next", 140), at("</s>", 141)];
+    const segments = groupIntoSegments(keepWindow(tokens, span), span.fromS);
+    assert.deepEqual(
+      segments.map((segment) => [segment.startS, segment.text]),
+      [
+        [70, "first"],
+        [139.99, "last"],
+      ],
+    );
   });
 });
 

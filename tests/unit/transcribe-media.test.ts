@@ -86,6 +86,18 @@ describe("transcribeMedia", () => {
     assert.equal(engines[1]?.calls.length, 0);
   });
 
+  it("takes the shortest window from the engine unless the caller gives one", async () => {
+    // An engine whose windows each cost a warm-up (PocketSphinx) asks for longer ones.
+    const warmingUp = () => ({ ...fakeEngine(), minWindowS: 20 });
+    const whole = [warmingUp(), warmingUp(), warmingUp()];
+    await transcribeMedia({ mediaPath: file30, language: "en", engines: whole, signal: signal() });
+    assert.deepEqual(whole.map((engine) => engine.calls.length), [1, 0, 0]);
+    assert.equal(whole[0]?.calls[0]?.startS, undefined);
+    const split = [warmingUp(), warmingUp(), warmingUp()];
+    await transcribeMedia({ mediaPath: file30, language: "en", engines: split, signal: signal(), minWindowS: 10 });
+    assert.deepEqual(split.map((engine) => engine.calls.length), [1, 1, 1]);
+  });
+
   it("aborts the other windows when one fails, and returns only after all stopped", async () => {
     const failure = new Error("engine crashed");
     const engines = [fakeEngine({ delayMs: 5000 }), fakeEngine({ delayMs: 20, fail: failure }), fakeEngine({ delayMs: 5000 })];

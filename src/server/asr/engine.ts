@@ -83,8 +83,11 @@ export type EngineInput = {
   prompt?: string;
 };
 
-/** A window of the media file, in seconds. */
-export type AudioWindow = { startS: number; endS: number };
+/**
+ * A window of the media file, in seconds. `speech`: the VAD's speech regions inside it (file
+ * time), when the engine that planned the window knows them; word times are kept on them.
+ */
+export type AudioWindow = { startS: number; endS: number; speech?: readonly { startS: number; endS: number }[] };
 
 export type EngineInfo = {
   /** "pocketsphinx", "whisper-onnx", ... */
@@ -105,6 +108,12 @@ export type Engine = {
    * with weight k instead of splitting it, and the slots are admission, not copies.
    */
   readonly sharedBatching?: boolean;
+  /**
+   * Shortest window (s) worth a slot of its own when a job's file is split across slots
+   * (transcribeMedia's default when the caller gives none): an engine whose every window
+   * costs a warm-up sets it higher. Default 10.
+   */
+  readonly minWindowS?: number;
   transcribe(input: EngineInput): Promise<EngineTranscription>;
   /**
    * The windows this engine would transcribe the file in (after its own voice activity

@@ -2,7 +2,7 @@ import { PermanentJobError } from "../errors";
 import { findSplitPoints } from "../media/find-split-points";
 import { probeMedia, type MediaInfo } from "../media/probe-media";
 import type { TranscriptionTask } from "../../shared/transcription-task";
-import type { Engine, EngineInfo, EngineTranscription, TranscriptSegment } from "./engine";
+import type { AudioWindow, Engine, EngineInfo, EngineTranscription, TranscriptSegment } from "./engine";
 
 export type TranscribeMediaInput = {
   mediaPath: string;
@@ -23,7 +23,8 @@ export type TranscribeMediaInput = {
   prompt?: string;
   /**
    * Shortest window (s) worth giving its own engine: a file is split into at most
-   * floor(duration / minWindowS) windows. Default 10, so splitting starts at 20 s.
+   * floor(duration / minWindowS) windows. Default: the engine's own `minWindowS`, else 10, so
+   * splitting starts at 20 s.
    */
   minWindowS?: number;
 };
@@ -39,7 +40,7 @@ export const NO_SPEECH_MESSAGE = "No speech was detected in the audio (it is sil
 const DEFAULT_MIN_WINDOW_S = 10;
 
 /** A window of the file, in seconds. */
-type Window = { startS: number; endS: number };
+type Window = AudioWindow;
 
 /**
  * The transcription pipeline shared by the embedded worker and remote workers:
@@ -113,7 +114,7 @@ async function planShares(input: TranscribeMediaInput, durationS: number): Promi
     if (chunks.length < 2) return null;
     return groupChunks(chunks, engines.length).map((group) => ({ chunks: group, durationS: group.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0) }));
   }
-  const minWindowS = input.minWindowS ?? DEFAULT_MIN_WINDOW_S;
+  const minWindowS = input.minWindowS ?? first.minWindowS ?? DEFAULT_MIN_WINDOW_S;
   const parts = Math.min(engines.length, Math.max(1, Math.floor(durationS / minWindowS)));
   if (parts < 2) return null;
   const windows = toWindows(await findSplitPoints(input.mediaPath, durationS, parts, signal), durationS);
@@ -183,7 +184,15 @@ async function runConcurrently(
         const where = share.chunks
           ? { chunks: share.chunks }
           : { startS: share.window!.startS, ...(isLast ? {} : { endS: share.window!.endS }) };
-        const result = await engine.transcribe({ mediaPath: input.mediaPath, language: input.language, task: input.task ?? "transcribe", signal, ...where });
+        const result = await engine.transcribe({
+          mediaPath: input.mediaPath,
+          language: input.language,
+          task: input.task ?? "transcribe",
+          signal,
+          ...where,
+          ...(input.seed !== undefined ? { seed: input.seed } : {}),
+          ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
+        });
         doneS += share.durationS;
         report(doneS);
         return result;

@@ -179,7 +179,10 @@ export class FileDecode {
   private group(rules: GroupRules, index: number, attempt: number): SequenceGroup {
     const { settings } = this.context;
     const temperature = settings.temperatures[attempt]!;
-    if (temperature > 0) return new SampledGroup(rules, temperature, settings.bestOf, seededRandom(attemptSeed(this.request.seed, index, attempt)));
+    // Seeded by where the chunk starts in the file, not its place in this call: a file shared
+    // out over several slots samples what it samples on one.
+    const chunkKey = Math.round((this.request.offsetS + this.chunks[index]!.startS) * 1000);
+    if (temperature > 0) return new SampledGroup(rules, temperature, settings.bestOf, seededRandom(attemptSeed(this.request.seed, chunkKey, attempt)));
     return settings.beamSize > 1 ? new BeamGroup(rules, settings.beamSize) : new GreedyGroup(rules);
   }
 

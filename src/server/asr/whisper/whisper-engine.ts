@@ -140,7 +140,9 @@ export class WhisperEngine implements Engine {
 
   async planChunks(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioChunk[]> {
     const audio = await decodePcm(input.mediaPath, { signal: input.signal });
-    return (await this.speechAndChunks(audio, input.signal)).chunks;
+    const { speech, chunks } = await this.speechAndChunks(audio, input.signal);
+    // Each window carries its speech, so a slot given some of them keeps words on it too.
+    return chunks.map((chunk) => ({ ...chunk, speech: speech.filter((span) => span.endS > chunk.startS && span.startS < chunk.endS) }));
   }
 
   async transcribe(input: EngineInput): Promise<EngineTranscription> {
@@ -149,8 +151,8 @@ export class WhisperEngine implements Engine {
     const window = input.chunks ? {} : { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}) };
     const audio = await decodePcm(input.mediaPath, { ...window, signal: input.signal });
     const offsetS = input.chunks ? 0 : (input.startS ?? 0);
-    // Chunks planned elsewhere come without the VAD's regions: words are then kept on the chunk.
-    const { chunks, speech } = input.chunks ? { chunks: [...input.chunks], speech: null } : await this.speechAndChunks(audio, input.signal);
+    // Planned chunks bring their speech regions (planChunks); without them words are kept on the chunk.
+    const { chunks, speech } = input.chunks ? { chunks: [...input.chunks], speech: input.chunks.every((chunk) => chunk.speech) ? input.chunks.flatMap((chunk) => chunk.speech ?? []) : null } : await this.speechAndChunks(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
     const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, speech, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });

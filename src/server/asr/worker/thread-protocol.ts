@@ -10,7 +10,8 @@ export const threadEngineSpecSchema = z.object({
 });
 export type ThreadEngineSpec = z.infer<typeof threadEngineSpecSchema>;
 
-const windowSchema = z.object({ startS: z.number(), endS: z.number() });
+const spanSchema = z.object({ startS: z.number(), endS: z.number() });
+const windowSchema = spanSchema.extend({ speech: z.array(spanSchema).readonly().optional() });
 
 export const toThreadSchema = z.discriminatedUnion("type", [
   z.object({
