@@ -8,8 +8,8 @@
  * The clips: every one in pocketsphinx-testdata that has a reference (the five LibriVox ones,
  * the five spoken playing cards), and two recordings made from the LibriVox ones for the
  * issue's 11 s and 66 s figures, whose WERs are in 22nds (0.864 = 19/22, 0.545 = 12/22) and
- * 71sts (0.268 = 19/71, 0.338 = 24/71): 0880 and 0890 (22 words) 3 s apart, as the engine
- * test's two-clip file, and all five (71 words) 10.3 s apart. The 11 s one also runs with
+ * 71sts (0.268 = 19/71, 0.338 = 24/71): 0880 and 0890 (22 words) 3 s apart, built as the
+ * engine test's two-clip file, and all five (71 words) 10.3 s apart. The 11 s one also runs with
  * windows of at least 5 s, as the engine test splits it, so a window after the first is
  * checked against the command line too (the job path leaves a file that short whole).
  */
