@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { transcriptSegmentSchema, wordTimingsSchema } from "../server/asr/transcript-schema";
 import { convertOptionsSchema } from "../server/media/convert-options";
-import { transcriptionTaskSchema } from "../shared/transcription-task";
+import { transcriptionPromptSchema, transcriptionTaskSchema } from "../shared/transcription-task";
 
 /**
  * The messages a worker receives and the events it reports back. Workers never touch the
@@ -47,7 +47,7 @@ export const transcribeTaskSchema = z.object({
   /** Engine slots the job asked for (parallel_engines). */
   engines: z.number().int().positive(),
   /** Added within version 1: text the decoder is conditioned on (Whisper; others ignore it). */
-  prompt: z.string().max(2000).optional(),
+  prompt: transcriptionPromptSchema.optional(),
   /**
    * What the control plane's probe found at upload. Blob keys are content hashes, so
    * these facts hold for these exact bytes and the worker need not probe again.

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { convertOptionsSchema } from "../media/convert-options";
-import { transcriptionTaskSchema } from "../../shared/transcription-task";
+import { transcriptionPromptSchema, transcriptionTaskSchema } from "../../shared/transcription-task";
 
-export { transcriptionTaskSchema, type TranscriptionTask } from "../../shared/transcription-task";
+export { transcriptionPromptSchema, transcriptionTaskSchema, type TranscriptionTask } from "../../shared/transcription-task";
 
 /** Job types this control plane knows. Handlers are registered per type in the registry. */
 export const singleJobTypeSchema = z.enum(["transcribe", "generate_srt", "fix_srt", "convert"]);
@@ -75,9 +75,6 @@ export const subtitleLayoutSchema = z.object({
 export type SubtitleLayout = z.infer<typeof subtitleLayoutSchema>;
 
 /** Parameters of transcribe and generate_srt jobs (stored as JSON in Job.params). */
-/** Whisper reads at most 223 prompt tokens (the last ones); 2,000 characters is well beyond that. */
-export const transcriptionPromptSchema = z.string().max(2000, { error: "The prompt is longer than 2000 characters" });
-
 export const transcriptionParamsSchema = z.object({
   mediaFileId: z.string().min(1),
   /** ISO 639-1 code or "auto". */

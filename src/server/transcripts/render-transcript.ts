@@ -107,8 +107,12 @@ export type TranscriptJson = {
 type JsonDecoding = { avg_logprob: number; compression_ratio: number; no_speech_prob: number; temperature: number };
 
 function jsonDecoding(decoding: SegmentDecoding): JsonDecoding {
-  const round = (value: number) => Math.round(value * 1e4) / 1e4;
-  return { avg_logprob: round(decoding.avgLogProb), compression_ratio: round(decoding.compressionRatio), no_speech_prob: round(decoding.noSpeechProb), temperature: decoding.temperature };
+  return { avg_logprob: roundTo4(decoding.avgLogProb), compression_ratio: roundTo4(decoding.compressionRatio), no_speech_prob: roundTo4(decoding.noSpeechProb), temperature: decoding.temperature };
+}
+
+/** Log-probabilities and ratios to 4 decimals (json, and OpenAI's verbose_json). */
+export function roundTo4(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
 }
 
 function toJson(doc: TranscriptDocument): TranscriptJson {

@@ -2,7 +2,7 @@ import type { TranscriptSegment } from "../../asr/engine";
 import type { TranscriptionTask } from "../../jobs/job-types";
 import { roundMs, segmentWords } from "../../subtitles/cues";
 import { compressionRatio } from "../../asr/whisper/fallback";
-import { transcriptLines, type TranscriptDocument } from "../../transcripts/render-transcript";
+import { roundTo4, transcriptLines, type TranscriptDocument } from "../../transcripts/render-transcript";
 
 /** OpenAI's `response_format` values for whisper-1 (json is its default). */
 export const OPENAI_RESPONSE_FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
@@ -106,15 +106,11 @@ function toSegment(segment: TranscriptSegment, index: number): OpenAiSegment {
   };
 }
 
-function roundTo4(value: number): number {
-  return Math.round(value * 1e4) / 1e4;
-}
-
 /** Mean natural log of the words' confidences (Whisper's avg_logprob is per token); 0 without words. */
 function averageLogProbability(segment: TranscriptSegment): number {
   if (segment.words.length === 0) return 0;
   // A confidence of 0 would be -Infinity, which JSON cannot carry.
   const sum = segment.words.reduce((total, word) => total + Math.log(Math.min(1, Math.max(1e-6, word.confidence))), 0);
-  return Math.round((sum / segment.words.length) * 1e4) / 1e4;
+  return roundTo4(sum / segment.words.length);
 }
 

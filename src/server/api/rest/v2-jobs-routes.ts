@@ -15,6 +15,7 @@ import { toV2Job, v2Status } from "../../wire/v2-job";
 import { notificationConfigSchema, notificationWebhooks, redactNotificationConfig } from "../../webhooks/webhook-requests";
 import { abortWhenClientGone } from "../../http/client-gone";
 import { fetchDataSchema, parseAuthHeaders, redactFetchData, remoteMediaOf } from "../../services/remote-media";
+import { MAX_PROMPT_CHARS } from "../../../shared/transcription-task";
 
 /** X-SM-Processing-Data: how many engines the job takes and whose job it is. */
 const processingDataSchema = z.object({
@@ -53,13 +54,13 @@ function subtitleLayoutOf(output: z.infer<typeof outputConfigSchema> | null | un
  * The vendor's additional_vocab for Whisper: its words, as a list, become the decoder's
  * previous-text prompt (what faster-whisper's `hotwords` do), so the decoder favours those
  * spellings. `sounds_like` (pronunciations for a phonetic recogniser) has no use there.
- * Whisper reads the prompt's last 223 tokens; the list is cut to 2,000 characters.
+ * Whisper reads the prompt's last 223 tokens; the list is cut to MAX_PROMPT_CHARS.
  */
 function vocabularyPrompt(vocabulary: readonly { content: string }[]): string {
   let prompt = "";
   for (const { content } of vocabulary) {
     const next = prompt ? `${prompt}, ${content}` : content;
-    if (next.length > 2000) break;
+    if (next.length > MAX_PROMPT_CHARS) break;
     prompt = next;
   }
   return prompt;

@@ -235,15 +235,15 @@ export class SampledGroup implements SequenceGroup {
 export function sampleToken(logits: Float32Array, temperature: number, u: number): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  const weights = new Float64Array(logits.length);
   let total = 0;
-  for (let i = 0; i < logits.length; i++) total += Math.exp((logits[i]! - max) / temperature);
+  for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - max) / temperature);
   let target = u * total;
   let last = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const weight = Math.exp((logits[i]! - max) / temperature);
-    if (weight === 0) continue;
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i] === 0) continue;
     last = i;
-    target -= weight;
+    target -= weights[i]!;
     if (target < 0) return i;
   }
   return last;

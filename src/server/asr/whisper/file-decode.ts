@@ -1,6 +1,5 @@
 import type { TranscriptionTask } from "../../../shared/transcription-task";
-import type { TranscriptSegment } from "../engine";
-import type { AudioChunk } from "../vad/plan-chunks";
+import type { AudioWindow, TranscriptSegment } from "../engine";
 import { BeamGroup, GreedyGroup, SampledGroup, type DecodedSequence, type GroupRules, type SequenceGroup } from "./decode-groups";
 import type { ChunkDecode, DecodeScheduler } from "./decode-scheduler";
 import { attemptSeed, compressionRatio, judgedSilent, needsFallback, seededRandom, type AttemptScore, type FallbackThresholds } from "./fallback";
@@ -45,8 +44,6 @@ export type FileDecodeRequest = {
   seed: number;
   /** The initial prompt's tokens (after `<|startofprev|>`), already cut to fit. */
   initialPrompt: readonly number[];
-  /** The VAD's speech regions (same time base as the chunks); null when the chunks were planned elsewhere. */
-  speech: readonly SpeechSpan[] | null;
   signal: AbortSignal;
   onProgress?: (fraction: number) => void;
 };
@@ -56,9 +53,9 @@ export type FileDecodeContext = {
   files: WhisperModelFiles;
   scheduler: DecodeScheduler;
   settings: FileDecodeSettings;
-  features: (chunk: AudioChunk) => Float32Array;
+  features: (chunk: AudioWindow) => Float32Array;
   /** Null: words are spread over segments instead (the model cannot be aligned). */
-  aligner: { layers: readonly number[]; align: (output: DecoderStep, tokens: readonly number[], promptLength: number, chunk: AudioChunk) => AlignedWord[] } | null;
+  aligner: { layers: readonly number[]; align: (output: DecoderStep, tokens: readonly number[], promptLength: number, chunk: AudioWindow) => AlignedWord[] } | null;
 };
 
 type Kept = { result: DecodedSequence; score: AttemptScore; temperature: number };
@@ -76,12 +73,16 @@ export class FileDecode {
   private readonly kept: (Kept | undefined)[];
   private readonly aligned: (AlignedWord[] | undefined)[];
   private readonly startSequence: number[];
+  /** Whisper's timestamp and suppression rules, as logit filters (the same for every chunk). */
+  private readonly whisperRules: ReturnType<typeof createWhisperLogitRules>;
+  /** Each result's checks, computed once (decoding its text and compressing it is not free). */
+  private readonly scores = new WeakMap<DecodedSequence, AttemptScore>();
   private readonly totalS: number;
   private doneS = 0;
 
   constructor(
     private readonly context: FileDecodeContext,
-    private readonly chunks: readonly AudioChunk[],
+    private readonly chunks: readonly AudioWindow[],
     private readonly request: FileDecodeRequest,
   ) {
     const { special } = context.files.tokenizer;
@@ -89,6 +90,13 @@ export class FileDecode {
     this.kept = new Array<Kept | undefined>(chunks.length);
     this.aligned = new Array<AlignedWord[] | undefined>(chunks.length);
     this.startSequence = [special.startOfTranscript, special.languages.get(request.language)!, request.task === "translate" ? special.translate : special.transcribe];
+    this.whisperRules = createWhisperLogitRules({
+      special,
+      suppressTokens: context.files.generation.suppress_tokens,
+      beginSuppressTokens: context.files.generation.begin_suppress_tokens,
+      timestamps: true,
+      maxInitialTimestampS: 1,
+    });
     this.totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
   }
 
@@ -189,13 +197,7 @@ export class FileDecode {
   private rules(promptLength: number): GroupRules {
     const { files, settings } = this.context;
     const { special } = files.tokenizer;
-    const whisperRules = createWhisperLogitRules({
-      special,
-      suppressTokens: files.generation.suppress_tokens,
-      beginSuppressTokens: files.generation.begin_suppress_tokens,
-      timestamps: true,
-      maxInitialTimestampS: 1,
-    });
+    const whisperRules = this.whisperRules;
     return {
       maxNewTokens: Math.min(settings.maxNewTokens, files.generation.max_length - promptLength),
       endOfText: special.endOfText,
@@ -211,14 +213,20 @@ export class FileDecode {
     return previousTextTokens(this.context.files, history);
   }
 
-  private score(index: number, { tokens, meanLogProb, looped }: DecodedSequence): AttemptScore {
-    return {
-      avgLogProb: meanLogProb,
-      // Of the text as decoded, loop and all: the repetition is what the ratio measures.
-      compressionRatio: compressionRatio(this.context.files.tokenizer.decode(tokens).trim()),
-      noSpeechProb: this.noSpeech[index]!,
-      looped: looped ?? false,
-    };
+  /** The attempt's figures; p(no speech) is read at its prefill, before the result exists. */
+  private score(index: number, result: DecodedSequence): AttemptScore {
+    let score = this.scores.get(result);
+    if (!score) {
+      score = {
+        avgLogProb: result.meanLogProb,
+        // Of the text as decoded, loop and all: the repetition is what the ratio measures.
+        compressionRatio: compressionRatio(this.context.files.tokenizer.decode(result.tokens).trim()),
+        noSpeechProb: this.noSpeech[index]!,
+        looped: result.looped ?? false,
+      };
+      this.scores.set(result, score);
+    }
+    return score;
   }
 
   /** Whether this attempt stands: it passes the checks, or there is no higher temperature to try. */
@@ -231,11 +239,9 @@ export class FileDecode {
     return this.context.settings.stopOnLoops ? cutTrailingLoop(tokens) : [...tokens];
   }
 
-  /** The speech regions inside `chunk`, in chunk time. */
-  private speechIn(chunk: AudioChunk): SpeechSpan[] {
-    return (this.request.speech ?? [])
-      .filter((span) => span.endS > chunk.startS && span.startS < chunk.endS)
-      .map((span) => ({ startS: Math.max(span.startS, chunk.startS) - chunk.startS, endS: Math.min(span.endS, chunk.endS) - chunk.startS }));
+  /** The chunk's speech regions (file time, as it carries them) in chunk time, cut to the chunk. */
+  private speechIn(chunk: AudioWindow): SpeechSpan[] {
+    return (chunk.speech ?? []).map((span) => ({ startS: Math.max(span.startS, chunk.startS) - chunk.startS, endS: Math.min(span.endS, chunk.endS) - chunk.startS }));
   }
 
   private segments(): TranscriptSegment[] {

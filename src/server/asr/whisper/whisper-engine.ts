@@ -3,9 +3,9 @@ import { z } from "zod";
 import { PermanentJobError } from "../../errors";
 import type { TranscriptionTask } from "../../../shared/transcription-task";
 import { decodePcm } from "../../media/decode-pcm";
-import type { Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
+import type { AudioWindow, Engine, EngineFactory, EngineInfo, EngineInput, EngineTranscription, TranscriptSegment, WordTimings } from "../engine";
 import { planChunks, type AudioChunk } from "../vad/plan-chunks";
-import { DEFAULT_VAD_OPTIONS, SileroVad, type SpeechRegion } from "../vad/silero-vad";
+import { DEFAULT_VAD_OPTIONS, SileroVad } from "../vad/silero-vad";
 import { DecodeScheduler, type DecodeSchedulerStats } from "./decode-scheduler";
 import { BEST_OF, COMPRESSION_RATIO_THRESHOLD, LOG_PROB_THRESHOLD, OPENAI_TEMPERATURES } from "./fallback";
 import { FileDecode, previousTextTokens, type FileDecodeSettings } from "./file-decode";
@@ -95,6 +95,8 @@ export class WhisperEngine implements Engine {
    */
   readonly wordTimings: Extract<WordTimings, "aligned" | "proportional">;
   private readonly alignmentHeads: readonly (readonly [number, number])[];
+  /** The decoder layers the alignment heads are in: the cross-attention outputs to fetch. */
+  private readonly alignmentLayers: readonly number[];
   private readonly settings: FileDecodeSettings;
 
   private constructor(
@@ -122,7 +124,8 @@ export class WhisperEngine implements Engine {
       stopOnLoops: options.stopOnLoops,
     };
     this.alignmentHeads = files.generation.alignment_heads ?? [];
-    this.wordTimings = options.wordTimestamps && sessions.returnsCrossAttention([...new Set(this.alignmentHeads.map(([layer]) => layer))]) ? "aligned" : "proportional";
+    this.alignmentLayers = [...new Set(this.alignmentHeads.map(([layer]) => layer))];
+    this.wordTimings = options.wordTimestamps && sessions.returnsCrossAttention(this.alignmentLayers) ? "aligned" : "proportional";
     this.info = {
       name: "whisper-onnx",
       model: `${path.basename(files.dir)} (${options.variant})`,
@@ -140,9 +143,7 @@ export class WhisperEngine implements Engine {
 
   async planChunks(input: { mediaPath: string; signal: AbortSignal }): Promise<AudioChunk[]> {
     const audio = await decodePcm(input.mediaPath, { signal: input.signal });
-    const { speech, chunks } = await this.speechAndChunks(audio, input.signal);
-    // Each window carries its speech, so a slot given some of them keeps words on it too.
-    return chunks.map((chunk) => ({ ...chunk, speech: speech.filter((span) => span.endS > chunk.startS && span.startS < chunk.endS) }));
+    return this.speechAndChunks(audio, input.signal);
   }
 
   async transcribe(input: EngineInput): Promise<EngineTranscription> {
@@ -151,11 +152,11 @@ export class WhisperEngine implements Engine {
     const window = input.chunks ? {} : { ...(input.startS !== undefined ? { startS: input.startS } : {}), ...(input.endS !== undefined ? { endS: input.endS } : {}) };
     const audio = await decodePcm(input.mediaPath, { ...window, signal: input.signal });
     const offsetS = input.chunks ? 0 : (input.startS ?? 0);
-    // Planned chunks bring their speech regions (planChunks); without them words are kept on the chunk.
-    const { chunks, speech } = input.chunks ? { chunks: [...input.chunks], speech: input.chunks.every((chunk) => chunk.speech) ? input.chunks.flatMap((chunk) => chunk.speech ?? []) : null } : await this.speechAndChunks(audio, input.signal);
+    // Chunks carry their speech regions (planChunks); one without keeps its words on the chunk.
+    const chunks = input.chunks ? [...input.chunks] : await this.speechAndChunks(audio, input.signal);
     const language = chunks.length && input.language === "auto" ? await this.mostLikelyLanguage(audio, chunks[0]!, input.signal) : this.languageCode(input.language);
     const task = input.task ?? "transcribe";
-    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, speech, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
+    const segments = await this.decodeChunks(audio, chunks, { language, task, offsetS, weight: input.weight ?? 1, seed: input.seed ?? 0, prompt: input.prompt, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) });
     // A translation is English whatever was spoken.
     return { language: task === "translate" ? "en" : language, segments, wordTimings: this.wordTimings };
   }
@@ -176,10 +177,16 @@ export class WhisperEngine implements Engine {
     await Promise.allSettled([this.sessions.close(), this.vad.close()]);
   }
 
-  /** The VAD's speech regions and the chunks planned over them. */
-  private async speechAndChunks(audio: Float32Array, signal: AbortSignal): Promise<{ speech: SpeechRegion[]; chunks: AudioChunk[] }> {
+  /**
+   * The chunks planned over the VAD's speech regions, each carrying the regions inside it, so
+   * words are kept on speech wherever the chunk is decoded (on this slot or another).
+   */
+  private async speechAndChunks(audio: Float32Array, signal: AbortSignal): Promise<AudioWindow[]> {
     const { regions, scores } = await this.vad.analyse(audio, DEFAULT_VAD_OPTIONS, signal);
-    return { speech: regions, chunks: planChunks(regions, this.files.features.nSamples / SAMPLE_RATE, scores) };
+    return planChunks(regions, this.files.features.nSamples / SAMPLE_RATE, scores).map((chunk) => ({
+      ...chunk,
+      speech: regions.filter((span) => span.endS > chunk.startS && span.startS < chunk.endS),
+    }));
   }
 
 
@@ -232,8 +239,8 @@ export class WhisperEngine implements Engine {
    */
   private decodeChunks(
     audio: Float32Array,
-    chunks: readonly AudioChunk[],
-    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; prompt: string | undefined; speech: readonly SpeechRegion[] | null; signal: AbortSignal; onProgress?: (fraction: number) => void },
+    chunks: readonly AudioWindow[],
+    request: { language: string; task: TranscriptionTask; offsetS: number; weight: number; seed: number; prompt: string | undefined; signal: AbortSignal; onProgress?: (fraction: number) => void },
   ): Promise<TranscriptSegment[]> {
     const { prompt, ...rest } = request;
     const decode = new FileDecode(
@@ -242,7 +249,7 @@ export class WhisperEngine implements Engine {
         scheduler: this.scheduler,
         settings: this.settings,
         features: (chunk) => this.features(audio, [chunk]),
-        aligner: this.wordTimings === "aligned" ? { layers: [...new Set(this.alignmentHeads.map(([layer]) => layer))], align: (output, tokens, promptLength, chunk) => this.alignChunk(output, tokens, promptLength, chunk, request.language) } : null,
+        aligner: this.wordTimings === "aligned" ? { layers: this.alignmentLayers, align: (output, tokens, promptLength, chunk) => this.alignChunk(output, tokens, promptLength, chunk, request.language) } : null,
       },
       chunks,
       { ...rest, initialPrompt: this.initialPrompt(prompt) },

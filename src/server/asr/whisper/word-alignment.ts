@@ -44,7 +44,6 @@ export function alignmentMatrix(heads: readonly HeadAttention[], audioFrames: nu
   const rows = tokens - promptLength - 1;
   const mean = new Float32Array(rows * cols);
   const head = new Float32Array(tokens * cols);
-  const column = new Float32Array(tokens);
   for (const attention of heads) {
     for (let t = 0; t < tokens; t++) {
       let sum = 0;
@@ -59,13 +58,11 @@ export function alignmentMatrix(heads: readonly HeadAttention[], audioFrames: nu
       let squares = 0;
       for (let t = 0; t < tokens; t++) squares += (head[t * cols + f]! - average) ** 2;
       const std = Math.sqrt(squares / tokens);
-      for (let t = 0; t < tokens; t++) column[t] = std > 0 ? (head[t * cols + f]! - average) / std : 0;
-      for (let t = 0; t < tokens; t++) head[t * cols + f] = column[t]!;
+      for (let t = 0; t < tokens; t++) head[t * cols + f] = std > 0 ? (head[t * cols + f]! - average) / std : 0;
     }
-    const filtered = medianFilterRows(head, tokens, cols, medianWidth);
-    for (let r = 0; r < rows; r++) {
-      for (let f = 0; f < cols; f++) mean[r * cols + f] = Math.fround(mean[r * cols + f]! + filtered[(r + promptLength) * cols + f]!);
-    }
+    // The filter runs along each row on its own: only the rows the matrix keeps need it.
+    const filtered = medianFilterRows(head.subarray(promptLength * cols, (promptLength + rows) * cols), rows, cols, medianWidth);
+    for (let i = 0; i < mean.length; i++) mean[i] = Math.fround(mean[i]! + filtered[i]!);
   }
   for (let i = 0; i < mean.length; i++) mean[i] = Math.fround(mean[i]! / heads.length);
   return { data: mean, rows, cols };
