@@ -17,11 +17,13 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# MALLOC_MMAP_THRESHOLD_: glibc's mmap threshold, as `npm start` sets it (scripts/malloc-env.mjs says why).
+# MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_: glibc's allocator thresholds, as `npm start` sets them
+# (scripts/malloc-env.mjs says why).
 ENV NODE_ENV=production \
     PORT=18000 \
     DATA_DIR=/data \
-    MALLOC_MMAP_THRESHOLD_=33554432
+    MALLOC_MMAP_THRESHOLD_=33554432 \
+    MALLOC_TRIM_THRESHOLD_=268435456
 VOLUME ["/data"]
 EXPOSE 18000
 HEALTHCHECK --interval=15s --timeout=5s CMD node -e "fetch('http://127.0.0.1:18000/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"

@@ -5,7 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
-import { MALLOC_MMAP_THRESHOLD } from "../../scripts/malloc-env.mjs";
+import { MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD } from "../../scripts/malloc-env.mjs";
 import { openDatabase } from "../../src/server/db/client";
 import { librivoxClips, makeTempDir, type TempDir } from "../helpers/fixtures";
 import { v2JobForm } from "../helpers/test-app";
@@ -57,10 +57,11 @@ describe("npm start (the embedded default, with the dashboard)", () => {
       assert.match(html, /<nav aria-label="Main">/);
       const jobs = (await (await fetch(`${base}/jobs`)).json()) as { max_engines: number };
       assert.equal(jobs.max_engines, 2, "--parallel reaches the server through npm start");
-      // The server process (start.mjs's child) runs with glibc's mmap threshold set (scripts/malloc-env.mjs).
+      // The server process (start.mjs's child) runs with glibc's thresholds set (scripts/malloc-env.mjs).
       const serverPid = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/)[0];
       const serverEnv = fs.readFileSync(`/proc/${serverPid}/environ`, "utf8").split("\0");
       assert.ok(serverEnv.includes(`MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD}`), `the server's environment sets MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD}`);
+      assert.ok(serverEnv.includes(`MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD}`), `the server's environment sets MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD}`);
 
       // A job accepted just before SIGTERM still finishes: the first signal drains.
       const response = await fetch(`${base}/v2/jobs`, { method: "POST", body: await v2JobForm(librivoxClips()[0]!.path) });
