@@ -13,7 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
  * (Node's ArrayBuffer allocator) in a fresh process with `env`. A single-threaded GC frees
  * the buffers before the round ends, so each round starts from the same heap.
  */
-function faultsPerRound(env: NodeJS.ProcessEnv): number[] {
+function faultsPerRound(env: Record<string, string | undefined>): number[] {
   const script = `
     const faults = [];
     for (let round = 0; round < 8; round++) {
