@@ -134,7 +134,8 @@ describe("DecodeScheduler (tiny model with per-row positions)", () => {
 
   it("a request whose features cannot be computed fails at admission; the others are unchanged", async () => {
     const alone = await aloneResults();
-    const scheduler = new DecodeScheduler(sessions, { maxRows: 8, encodeBatch: 8 });
+    // Prefilled together (as on CUDA): the failing batch is retried chunk by chunk.
+    const scheduler = new DecodeScheduler(sessions, { maxRows: 8, encodeBatch: 8, prefillBatch: 8 });
     const broken: ChunkDecode = {
       ...chunk(0),
       features: () => {
@@ -145,6 +146,24 @@ describe("DecodeScheduler (tiny model with per-row positions)", () => {
     const faulty = scheduler.decode({ chunks: [broken, chunk(1)], weight: 1, signal: signal() });
     await assert.rejects(faulty, /unreadable samples/);
     (await Promise.all(good)).flat().forEach((result, i) => assert.deepEqual(result.tokens, alone[i]!.tokens, `chunk ${i}`));
+  });
+
+  it("on CPU prefills the chunks that join together one per call, and they decode as if prefilled together", async () => {
+    assert.equal(sessions.batchesChunks, false);
+    const run = async (prefillBatch?: number) => {
+      const scheduler = new DecodeScheduler(sessions, { maxRows: 4, encodeBatch: 4, ...(prefillBatch ? { prefillBatch } : {}) });
+      const results = (await Promise.all(features.map((_, i) => scheduler.decode({ chunks: [chunk(i)], weight: 1, signal: signal() })))).flat();
+      return { results, stats: scheduler.stats() };
+    };
+    const single = await run();
+    const together = await run(4);
+    assert.equal(single.stats.prefills, features.length, "one prompt call per chunk");
+    assert.equal(together.stats.prefills, 1, "all four joined in one round");
+    assert.ok(single.stats.rowSteps / single.stats.steps > 3, "they still decode as one batch");
+    single.results.forEach((result, i) => {
+      assert.deepEqual(result.tokens, together.results[i]!.tokens, `chunk ${i}`);
+      assert.ok(Math.abs(result.meanLogProb - together.results[i]!.meanLogProb) < 1e-4);
+    });
   });
 
   it("a request aborted before it is admitted never takes rows", async () => {

@@ -56,8 +56,17 @@ export type DecodeRequest = {
 export type DecodeSchedulerOptions = {
   /** Rows of one decoder call at most (a beam-search chunk takes beamSize rows). */
   maxRows: number;
-  /** Chunks encoded and prefilled together at most when they join. */
+  /** Chunks admitted at most in one round between decoder steps. */
   encodeBatch: number;
+  /**
+   * Chunks prefilled (encoder + prompt call) together at most; default: `encodeBatch` where
+   * the sessions run a batch as one (CUDA), else 1. On CPU a prefill of n chunks costs n
+   * prefills of one (a 1500-frame chunk already fills the cores) while its transient
+   * buffers (each chunk's cross-attention K/V and the projections behind them) grow with n:
+   * a 3-chunk prefill faulted in 18,000–25,000 fresh pages against none for three single
+   * ones (whisper-base, 2 vCPUs).
+   */
+  prefillBatch?: number;
   /** Chunks in one decoder call at most (int8 models decode one at a time); default: as rows allow. */
   maxChunks?: number;
 };
@@ -408,8 +417,11 @@ export class DecodeScheduler {
       const length = chunk.request.spec.chunks[chunk.index]!.prompt.length;
       byPrompt.set(length, [...(byPrompt.get(length) ?? []), chunk]);
     }
+    const perCall = Math.max(1, this.options.prefillBatch ?? (this.sessions.batchesChunks ? this.options.encodeBatch : 1));
     const joined: Placed[] = [];
-    for (const group of byPrompt.values()) joined.push(...(await this.prefillIsolated(group)));
+    for (const group of byPrompt.values()) {
+      for (let from = 0; from < group.length; from += perCall) joined.push(...(await this.prefillIsolated(group.slice(from, from + perCall))));
+    }
     return joined;
   }
 

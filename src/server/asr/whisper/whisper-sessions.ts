@@ -106,14 +106,23 @@ export class WhisperSessions {
   }
 
   /**
+   * Whether several chunks' encoder and prompt calls gain from running as one batch. On CPU
+   * they do not: a 1500-position chunk already fills the cores, and a batch only multiplies
+   * the transient buffers (the encoder's attention maps, hundreds of MB at batch 4; the
+   * prompt call's cross-attention K/V). On CUDA a batch runs in about the time of one chunk.
+   */
+  get batchesChunks(): boolean {
+    return this.provider === "cuda";
+  }
+
+  /**
    * features: [batch × mels × frames] → encoder hidden states [batch × positions × d_model].
-   * On CPU the chunks go through the encoder one at a time and their states are stacked:
-   * a 1500-position encoder already fills the cores with one chunk, while a batch multiplies
-   * its attention maps (hundreds of MB each at batch 4). On CUDA the batch runs as one.
+   * Where batches do not gain (`batchesChunks`), the chunks go through the encoder one at a
+   * time and their states are stacked.
    */
   async encode(features: Float32Array, batch: number): Promise<ort.Tensor> {
     const perChunk = features.length / batch;
-    if (batch === 1 || this.provider === "cuda") return this.encodeBatch(features, batch);
+    if (batch === 1 || this.batchesChunks) return this.encodeBatch(features, batch);
     const states: ort.Tensor[] = [];
     for (let b = 0; b < batch; b++) states.push(await this.encodeBatch(features.subarray(b * perChunk, (b + 1) * perChunk), 1));
     return stackBatch(states);
