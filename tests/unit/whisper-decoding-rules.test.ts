@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { logSumExp } from "../../src/server/asr/whisper/greedy-decode";
 import { createWhisperLogitRules } from "../../src/server/asr/whisper/timestamp-rules";
 import { loadWhisperTokenizer } from "../../src/server/asr/whisper/tokenizer";
 import { tokensToSegments } from "../../src/server/asr/whisper/tokens-to-segments";
@@ -42,6 +43,42 @@ describe("Whisper timestamp rules", () => {
     logits.fill(1, tokenizer.special.timestampBegin);
     rules(logits, [TS(0), ...text("a")]);
     assert.ok(allowed(logits).every((id) => id >= tokenizer.special.timestampBegin));
+  });
+
+  it("returns the log-sum-exp of the logits as it leaves them (the token's log-probability needs no second pass)", () => {
+    const withMin = createWhisperLogitRules({ special: tokenizer.special, suppressTokens: [33], beginSuppressTokens: [32, 257], timestamps: true, maxInitialTimestampS: 1, minNewTokens: 4 });
+    const random = (seed: number) => Float32Array.from({ length: tokenizer.vocabSize }, (_, i) => Math.sin(i * 12.9898 + seed) * 6);
+    const cases: { name: string; logits: Float32Array; generated: number[]; filter: typeof rules }[] = [
+      { name: "text allowed", logits: random(1), generated: [TS(0), ...text("ab")], filter: rules },
+      { name: "timestamps forced", logits: (() => { const l = random(2); l.fill(8, tokenizer.special.timestampBegin); return l; })(), generated: [TS(0), ...text("a")], filter: rules },
+      { name: "first token", logits: random(3), generated: [], filter: rules },
+      { name: "end of text held back", logits: random(4), generated: [TS(0), ...text("a")], filter: withMin },
+    ];
+    for (const { name, logits, generated, filter } of cases) {
+      const returned = filter(logits, generated);
+      assert.equal(typeof returned, "number", name);
+      assert.ok(Math.abs((returned as number) - logSumExp(logits)) < 1e-9, `${name}: ${returned} against ${logSumExp(logits)}`);
+    }
+  });
+
+  it("holds end-of-text back until minNewTokens, counting it as text in the timestamp test", () => {
+    const eot = tokenizer.special.endOfText;
+    const withMin = createWhisperLogitRules({ special: tokenizer.special, suppressTokens: [], beginSuppressTokens: [], timestamps: true, maxInitialTimestampS: 1, minNewTokens: 3 });
+    // End-of-text far likelier than the timestamps together: no timestamp is forced, and the
+    // end is then held back. The rest underflows against it, so no sum is returned.
+    const dominant = new Float32Array(tokenizer.vocabSize).fill(0);
+    dominant[eot] = 900;
+    assert.equal(withMin(dominant, [TS(0), 65]), undefined);
+    assert.equal(dominant[eot], -Infinity);
+    assert.equal(dominant[65], 0, "text stays allowed");
+    const enough = new Float32Array(tokenizer.vocabSize).fill(0);
+    enough[eot] = 900;
+    withMin(enough, [TS(0), 65, 66]);
+    assert.equal(enough[eot], 900, "allowed from the third token on");
+    const plain = createWhisperLogitRules({ special: tokenizer.special, suppressTokens: [], beginSuppressTokens: [], timestamps: false, maxInitialTimestampS: 1, minNewTokens: 3 });
+    const early = new Float32Array(tokenizer.vocabSize).fill(0);
+    assert.equal(plain(early, [65]), undefined, "without the timestamp test nothing was summed");
+    assert.equal(early[eot], -Infinity);
   });
 
   it("suppresses configured tokens, and blank/end-of-text at the start", () => {

@@ -1,4 +1,4 @@
-import { argmax, logSoftmaxAt } from "./greedy-decode";
+import { argmax, logSumExp } from "./greedy-decode";
 
 /**
  * What decoding one chunk produced: the tokens (without the prompt and end-of-text), their
@@ -30,11 +30,17 @@ export interface SequenceGroup {
   result(): DecodedSequence;
 }
 
+/**
+ * Adjusts one row's next-token logits in place before choosing (Whisper's timestamp and
+ * suppression rules). A filter that summed the distribution anyway returns the log-sum-exp
+ * of the logits as it leaves them, so choosing needs no second pass over the vocabulary.
+ */
+export type LogitsFilter = (logits: Float32Array, generated: readonly number[]) => number | undefined | void;
+
 export type GroupRules = {
   maxNewTokens: number;
   endOfText: number;
-  /** Adjusts one row's next-token logits in place before choosing (Whisper's timestamp and suppression rules). */
-  filterLogits?: (logits: Float32Array, generated: readonly number[]) => void;
+  filterLogits?: LogitsFilter;
   /** Ends a greedy sequence early (a repetition loop); its tokens so far are kept. */
   shouldStop?: (generated: readonly number[]) => boolean;
 };
@@ -60,10 +66,10 @@ export class GreedyGroup implements SequenceGroup {
 
   advance([logits]: Float32Array[]): GroupAdvance {
     if (this.done || !logits) throw new Error("advance() on a finished sequence");
-    this.rules.filterLogits?.(logits, this.generated);
+    const normaliser = this.rules.filterLogits?.(logits, this.generated) ?? logSumExp(logits);
     const next = argmax(logits);
     this.generated.push(next);
-    this.logProbSum += logSoftmaxAt(logits, next);
+    this.logProbSum += logits[next]! - normaliser;
     this.looped = next !== this.rules.endOfText && (this.rules.shouldStop?.(this.generated) ?? false);
     if (next === this.rules.endOfText || this.generated.length >= this.rules.maxNewTokens || this.looped) this.done = true;
     return this.done ? { parents: [], tokens: [] } : { parents: [0], tokens: [next] };
@@ -112,8 +118,8 @@ export class BeamGroup implements SequenceGroup {
     const candidates: { parent: number; token: number; logProb: number }[] = [];
     this.live.forEach((hypothesis, parent) => {
       const logits = rowLogits[parent]!;
-      this.rules.filterLogits?.(logits, hypothesis.tokens);
-      for (const token of topK(logits, this.beamSize + 1)) candidates.push({ parent, token, logProb: hypothesis.logProb + logSoftmaxAt(logits, token) });
+      const normaliser = this.rules.filterLogits?.(logits, hypothesis.tokens) ?? logSumExp(logits);
+      for (const token of topK(logits, this.beamSize + 1)) candidates.push({ parent, token, logProb: hypothesis.logProb + logits[token]! - normaliser });
     });
     candidates.sort((a, b) => b.logProb - a.logProb);
     const kept: Hypothesis[] = [];
@@ -185,17 +191,17 @@ export class SampledGroup implements SequenceGroup {
       this.started = true;
       this.samples = Array.from({ length: this.bestOf }, () => ({ tokens: [], logProb: 0, done: false, looped: false }));
       const first = rowLogits[0]!;
-      this.rules.filterLogits?.(first, []);
+      const normaliser = this.rules.filterLogits?.(first, []) ?? logSumExp(first);
       for (const sample of this.samples) {
         rowOf.set(sample, 0);
-        this.extend(sample, first);
+        this.extend(sample, first, normaliser);
       }
     } else {
       this.live().forEach((sample, row) => {
         const logits = rowLogits[row]!;
-        this.rules.filterLogits?.(logits, sample.tokens);
+        const normaliser = this.rules.filterLogits?.(logits, sample.tokens) ?? logSumExp(logits);
         rowOf.set(sample, row);
-        this.extend(sample, logits);
+        this.extend(sample, logits, normaliser);
       });
     }
     const advance: GroupAdvance = { parents: [], tokens: [] };
@@ -218,9 +224,10 @@ export class SampledGroup implements SequenceGroup {
     return this.samples.filter((sample) => !sample.done);
   }
 
-  private extend(sample: Sample, logits: Float32Array): void {
+  /** `normaliser`: the log-sum-exp of `logits` (log-probabilities are of the unscaled logits). */
+  private extend(sample: Sample, logits: Float32Array, normaliser: number): void {
     const token = sampleToken(logits, this.temperature, this.random());
-    sample.logProb += logSoftmaxAt(logits, token);
+    sample.logProb += logits[token]! - normaliser;
     if (token === this.rules.endOfText) {
       sample.done = true;
       return;

@@ -96,6 +96,7 @@ export class FileDecode {
       beginSuppressTokens: context.files.generation.begin_suppress_tokens,
       timestamps: true,
       maxInitialTimestampS: 1,
+      minNewTokens: context.settings.minNewTokens,
     });
     this.totalS = chunks.reduce((sum, chunk) => sum + chunk.endS - chunk.startS, 0);
   }
@@ -197,14 +198,10 @@ export class FileDecode {
   private rules(promptLength: number): GroupRules {
     const { files, settings } = this.context;
     const { special } = files.tokenizer;
-    const whisperRules = this.whisperRules;
     return {
       maxNewTokens: Math.min(settings.maxNewTokens, files.generation.max_length - promptLength),
       endOfText: special.endOfText,
-      filterLogits: (logits, generated) => {
-        whisperRules(logits, generated);
-        if (generated.length < settings.minNewTokens) logits[special.endOfText] = -Infinity;
-      },
+      filterLogits: this.whisperRules,
       ...(settings.stopOnLoops ? { shouldStop: (generated: readonly number[]) => endsInLoop(generated) } : {}),
     };
   }

@@ -65,6 +65,16 @@ function sequenceTokens(sequences: readonly number[][]): BigInt64Array {
 }
 
 /** log p(index) under a softmax of `logits`. */
+/** log Σ exp(logits), stably: a token's log-probability is its logit less this. */
+export function logSumExp(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
 export function logSoftmaxAt(logits: Float32Array, index: number): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
