@@ -32,13 +32,27 @@ function assertMonotonic(segments: readonly TranscriptSegment[]): void {
   }
 }
 
-/** pids of this process's children running `name`. */
+/**
+ * pids of processes running `name` that descend from this one: programs are started by a
+ * process launcher (one per thread), so they are this process's grandchildren.
+ */
 function childProcesses(name: string): string[] {
-  try {
-    return execFileSync("pgrep", ["-P", String(process.pid), name], { encoding: "utf8" }).split("\n").filter(Boolean);
-  } catch {
-    return [];
+  const table = execFileSync("ps", ["-e", "-o", "pid=,ppid=,comm="], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 3)
+    .map(([pid, ppid, comm]) => ({ pid: pid!, ppid: ppid!, comm: comm! }));
+  const ours = new Set([String(process.pid)]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const row of table) {
+      if (ours.has(row.ppid) && !ours.has(row.pid)) {
+        ours.add(row.pid);
+        grew = true;
+      }
+    }
   }
+  return table.filter((row) => row.pid !== String(process.pid) && ours.has(row.pid) && row.comm.startsWith(name)).map((row) => row.pid);
 }
 
 describe("pocketsphinx engine", { skip }, () => {

@@ -4,7 +4,10 @@ import fs from "node:fs";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { decodePcm } from "../../src/server/media/decode-pcm";
+import os from "node:os";
+import path from "node:path";
 import { launchCount, launcherPid, launchProcess, type LaunchedProcess } from "../../src/server/media/process-launcher";
+import { runProcess } from "../../src/server/media/run-process";
 import { librivoxClips } from "../helpers/fixtures";
 
 const node = process.execPath;
@@ -85,6 +88,30 @@ describe("process launcher (programs started without forking this process)", () 
     } catch {
       // Already gone.
     }
+  });
+
+  it("runs runProcess's programs (ffprobe, conversions, PocketSphinx) in the working directory and environment asked for", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "launch-cwd-"));
+    try {
+      const script = "console.log(JSON.stringify({ ppid: process.ppid, cwd: process.cwd(), given: process.env.LAUNCH_GIVEN ?? null, later: process.env.LAUNCH_SET_LATER ?? null }))";
+      const before = launchCount();
+      const given = await runProcess(node, ["-e", script], { timeoutMs: 30_000, stdout: "capture", cwd: dir, env: { ...process.env, LAUNCH_GIVEN: "yes" } });
+      assert.equal(launchCount(), before + 1, "started by the launcher");
+      assert.deepEqual(JSON.parse(given.stdout), { ppid: launcherPid(), cwd: fs.realpathSync(dir), given: "yes", later: null });
+      // Without an env, the caller's environment as it is at the call (as spawn() takes it),
+      // not the launcher's copy from its own start.
+      process.env.LAUNCH_SET_LATER = "now";
+      const inherited = await runProcess(node, ["-e", script], { timeoutMs: 30_000, stdout: "capture" });
+      assert.equal(JSON.parse(inherited.stdout).later, "now");
+    } finally {
+      delete process.env.LAUNCH_SET_LATER;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runProcess kills a launched program at its timeout and reports a missing binary", async () => {
+    await assert.rejects(runProcess(node, ["-e", "setInterval(() => {}, 1000)"], { timeoutMs: 300 }), (error: Error) => error.name === "ProcessError" && /did not finish within 300 ms/.test(error.message));
+    await assert.rejects(runProcess("/nonexistent/program", [], { timeoutMs: 30_000 }), /\/nonexistent\/program not found/);
   });
 
   it("decodes audio through it (decodePcm)", async () => {

@@ -1,5 +1,5 @@
 // The process launcher (see process-launcher.ts): a small Node process that starts programs
-// for a large one. It reads JSON lines on stdin ({op:"run", id, command, args} and
+// for a large one. It reads JSON lines on stdin ({op:"run", id, command, args, cwd?, env?} and
 // {op:"kill", id, signal}) and writes frames on stdout: kind (1 byte), id (4 bytes), payload
 // length (4 bytes), payload. It exits, killing what it started, when its stdin ends.
 import { spawn } from "node:child_process";
@@ -31,10 +31,10 @@ function send(kind, id, payload) {
   }
 }
 
-function run(id, command, args) {
+function run(id, command, args, cwd, env) {
   let child;
   try {
-    child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...(cwd ? { cwd } : {}), ...(env ? { env } : {}) });
   } catch (error) {
     send(ERROR, id, Buffer.from(JSON.stringify({ message: String(error?.message ?? error), code: error?.code ?? null })));
     return;
@@ -56,7 +56,7 @@ function run(id, command, args) {
 
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const message = JSON.parse(line);
-  if (message.op === "run") run(message.id, message.command, message.args);
+  if (message.op === "run") run(message.id, message.command, message.args, message.cwd, message.env);
   else if (message.op === "kill") children.get(message.id)?.kill(message.signal);
 });
 process.stdin.once("end", () => {

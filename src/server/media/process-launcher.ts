@@ -102,7 +102,7 @@ class Launcher {
     this.idle();
   }
 
-  start(command: string, args: readonly string[]): LaunchedProcess {
+  start(command: string, args: readonly string[], options: LaunchOptions): LaunchedProcess {
     const id = this.nextId++;
     const launched = new LaunchedProcess(id, (target, signal) => this.write({ op: "kill", id: target, signal }));
     if (this.gone) {
@@ -117,7 +117,9 @@ class Launcher {
     launched.once("close", forget);
     launched.once("error", forget);
     this.busy();
-    this.write({ op: "run", id, command, args });
+    // The caller's environment as it is now, as spawn() would take it (the launcher's own is
+    // a copy from when it started).
+    this.write({ op: "run", id, command, args, ...(options.cwd ? { cwd: options.cwd } : {}), env: options.env ?? process.env });
     return launched;
   }
 
@@ -182,13 +184,20 @@ function current(): Launcher {
   return launcher;
 }
 
+export type LaunchOptions = {
+  /** The program's working directory; default the launcher's (this process's at its start). */
+  cwd?: string | undefined;
+  /** The program's environment; default this process's, as it is at the call. */
+  env?: NodeJS.ProcessEnv | undefined;
+};
+
 /**
  * Starts `command args` (stdin closed, stdout and stderr piped) from the launcher process.
  * Errors (a missing binary, the launcher dying) come as an 'error' event, as with spawn().
  */
-export function launchProcess(command: string, args: readonly string[]): LaunchedProcess {
+export function launchProcess(command: string, args: readonly string[], options: LaunchOptions = {}): LaunchedProcess {
   launches++;
-  return current().start(command, args);
+  return current().start(command, args, options);
 }
 
 /** Programs started through the launcher by this thread so far. */

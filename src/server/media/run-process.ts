@@ -1,12 +1,15 @@
-import { spawn } from "node:child_process";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import path from "node:path";
+import { launchProcess } from "./process-launcher";
 
 /**
  * Spawning helper shared by the media and engine modules. Every child is killed (SIGKILL)
  * when the caller's signal aborts or the timeout passes, so no subprocess can outlive the
  * job that started it, and stderr is kept as a bounded tail because ffmpeg and pocketsphinx
- * log without limit on long inputs.
+ * log without limit on long inputs. Programs are started by the process launcher
+ * (process-launcher.ts), not forked from this process: an upload's ffprobe, a conversion or
+ * a PocketSphinx run would otherwise leave a Whisper engine's pages in the same process
+ * copy-on-write, to be faulted in one by one.
  */
 
 export type RunProcessOptions = {
@@ -80,12 +83,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
   const startedAt = Date.now();
 
   return new Promise<RunProcessResult>((resolve, reject) => {
-    const child = spawn(command, [...args], {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ["ignore", captureStdout || options.onStdoutLine ? "pipe" : "ignore", "pipe"],
-      windowsHide: true,
-    });
+    const child = launchProcess(command, args, { cwd: options.cwd, env: options.env });
 
     let settled = false;
     let failure: Error | undefined;
@@ -97,7 +95,8 @@ export function runProcess(command: string, args: readonly string[], options: Ru
 
     const kill = (error: Error): void => {
       failure ??= error;
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      // A no-op once the program has ended.
+      child.kill("SIGKILL");
     };
     const onAbort = (): void => kill(abortReason(signal as AbortSignal));
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -111,7 +110,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       signal?.removeEventListener("abort", onAbort);
     };
 
-    child.stdout?.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       if (failure) return;
       stdoutLines?.push(chunk);
       if (!captureStdout) return;
@@ -122,7 +121,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       }
       stdoutChunks.push(chunk);
     });
-    child.stderr?.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       stderrLines?.push(chunk);
       stderrTail = Buffer.concat([stderrTail, chunk]);
       if (stderrTail.length > tailBytes) stderrTail = stderrTail.subarray(stderrTail.length - tailBytes);
