@@ -63,8 +63,8 @@ export type DecodeSchedulerOptions = {
    * the sessions run a batch as one (CUDA), else 1. On CPU a prefill of n chunks costs n
    * prefills of one (a 1500-frame chunk already fills the cores) while its transient
    * buffers (each chunk's cross-attention K/V and the projections behind them) grow with n:
-   * a 3-chunk prefill faulted in 18,000–25,000 fresh pages against none for three single
-   * ones (whisper-base, 2 vCPUs).
+   * a 3-chunk prefill faulted in 18,000–25,000 fresh pages, a single one about 900
+   * (whisper-base, 2 vCPUs, glibc trim threshold set).
    */
   prefillBatch?: number;
   /** Chunks in one decoder call at most (int8 models decode one at a time); default: as rows allow. */
