@@ -64,7 +64,6 @@ function sequenceTokens(sequences: readonly number[][]): BigInt64Array {
   return BigInt64Array.from(sequences.flatMap((sequence) => sequence.map((token) => BigInt(token))));
 }
 
-/** log p(index) under a softmax of `logits`. */
 /** log Σ exp(logits), stably: a token's log-probability is its logit less this. */
 export function logSumExp(logits: Float32Array): number {
   let max = -Infinity;
@@ -75,12 +74,9 @@ export function logSumExp(logits: Float32Array): number {
   return max + Math.log(sum);
 }
 
+/** log p(index) under a softmax of `logits`. */
 export function logSoftmaxAt(logits: Float32Array, index: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  return logits[index]! - max - Math.log(sum);
+  return logits[index]! - logSumExp(logits);
 }
 
 export function argmax(values: Float32Array): number {
